@@ -1,0 +1,105 @@
+"""Configuration of ingest: readers, field mapping, normalization policy and safety caps."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import Section, StageSection
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+class WarcOptions(Section):
+    """How WARC/WET records become documents."""
+
+    main_content: bool = Field(
+        True, description="Keep only the main content of HTML pages (drop navigation, footers)."
+    )
+    max_record_bytes: int = Field(
+        64 * MiB, gt=0, description="Records with a larger block are quarantined unread (memory cap)."
+    )
+
+
+class IngestSection(StageSection):
+    """The ``ingest`` section. Ingest always runs; ``enabled: false`` is rejected.
+
+    Policies (each one documented in docs/config.md):
+      * invalid UTF-8 bytes and lone surrogates: ``quarantine`` the record, or ``replace`` them with U+FFFD;
+      * Unicode NFC; control characters except newline and tab removed; CRLF/CR to LF; trimmed;
+      * documents longer than ``max_doc_chars``: ``truncate`` or ``quarantine``.
+    """
+
+    enabled: bool = True
+    format: Literal["auto", "jsonl", "parquet", "text", "warc", "wet"] = "auto"
+    source: Optional[str] = Field(
+        None, description="Source name for every input; default: the basename of each --input path."
+    )
+    text_field: str = "text"
+    id_field: Optional[str] = "id"
+    url_field: Optional[str] = "url"
+    metadata_fields: Optional[list[str]] = Field(
+        None, description="Fields kept in the metadata map; default: every field not mapped above."
+    )
+    invalid_utf8: Literal["quarantine", "replace"] = "quarantine"
+    max_line_bytes: int = Field(16 * MiB, gt=0, description="One JSONL line longer than this is quarantined.")
+    max_doc_chars: int = Field(1_000_000, gt=0)
+    on_too_long: Literal["truncate", "quarantine"] = "quarantine"
+    max_text_file_bytes: int = Field(64 * MiB, gt=0, description="Plain text files larger than this are quarantined.")
+    max_decompressed_bytes: int = Field(64 * GiB, gt=0, description="Per input file; beyond it the rest is quarantined.")
+    max_compression_ratio: float = Field(
+        200.0, gt=1, description="Decompressed/compressed bytes above this (once past ratio_check_min_bytes) = bomb."
+    )
+    ratio_check_min_bytes: int = Field(64 * MiB, ge=0)
+    max_binary_ratio: float = Field(
+        0.1, ge=0, le=1, description="Share of control characters and U+FFFD above which a text is binary."
+    )
+    min_chars: int = Field(1, ge=1, description="Texts shorter than this after normalization are quarantined (empty).")
+    split_bytes: int = Field(
+        64 * MiB, gt=0, description="Uncompressed JSONL files are split into byte ranges of this size for parallelism."
+    )
+    duplicate_source_ids: Literal["quarantine", "keep"] = "quarantine"
+    warc: WarcOptions = WarcOptions()
+
+    @field_validator("enabled")
+    @classmethod
+    def _ingest_always_runs(cls, v: bool) -> bool:
+        if not v:
+            raise ValueError("ingest cannot be disabled: every run starts by reading its inputs")
+        return v
+
+    @model_validator(mode="after")
+    def _fields_distinct(self) -> "IngestSection":
+        mapped = [f for f in (self.text_field, self.id_field, self.url_field) if f]
+        if len(set(mapped)) != len(mapped):
+            raise ValueError(f"text_field, id_field and url_field must differ, got {mapped}")
+        return self
+
+
+class ExactDedupSection(StageSection):
+    """Exact dedup on the sha256 of the normalized text.
+
+    Survivor rule: within a group of identical texts the document with the lowest ``doc_id`` is kept.
+    """
+
+    enabled: bool = True
+    mode: Literal["drop", "tag"] = "drop"
+
+
+class OutputSection(Section):
+    """How a run's Parquet outputs are laid out."""
+
+    num_files: Optional[int] = Field(
+        None, gt=0, description="Files per output table; default: from the input size (about 128 MiB per file)."
+    )
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+
+class SparkSection(Section):
+    """Spark settings for local mode. Under spark-submit the submitter's settings win."""
+
+    master: str = "local[*]"
+    driver_memory: str = "4g"
+    shuffle_partitions: Optional[int] = Field(None, gt=0, description="Default: scaled to the input size.")
+    extra_conf: dict[str, str] = {}
