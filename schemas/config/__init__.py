@@ -17,14 +17,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .base import FilterSection, Section, StageSection
 from .ingest import ExactDedupSection, IngestSection, OutputSection, SparkSection
-from .stubs import (
-    BiasSection,
-    LanguageSection,
-    NearDedupSection,
-    PiiSection,
-    QualitySection,
-    TokenizeSection,
-)
+from .bias import BiasSection
+from .language import LanguageSection
+from .near_dedup import NearDedupSection
+from .pii import PiiSection
+from .quality import QualitySection
+from .tokenize import TokenizeSection
 
 CONFIG_VERSION = 1
 

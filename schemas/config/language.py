@@ -1,0 +1,9 @@
+"""Configuration section `language` (placeholder until the stage is built: enabling it fails with
+"not built yet", see pipelines.stages.registry)."""
+from __future__ import annotations
+
+from .base import FilterSection
+
+
+class LanguageSection(FilterSection):
+    """Language identification; not built yet."""
