@@ -53,7 +53,7 @@ class IngestSection(StageSection):
     )
     ratio_check_min_bytes: int = Field(64 * MiB, ge=0)
     max_binary_ratio: float = Field(
-        0.1, ge=0, le=1, description="Share of control characters and U+FFFD above which a text is binary."
+        0.1, ge=0, le=1, description="Share of control characters and U+FFFD above which a text (of 16+ characters) is binary."
     )
     min_chars: int = Field(1, ge=1, description="Texts shorter than this after normalization are quarantined (empty).")
     split_bytes: int = Field(

@@ -1,0 +1,42 @@
+# corpusforge: the two commands of the quickstart, and the set-up they need.
+#   make demo   create .venv if missing, install, run the pipeline on the bundled sample corpus
+#   make test   same set-up, then the whole test suite
+# TORCH_SPEC pins PyTorch: the default is the CPU build that lies on this kind of machine. On a GPU
+# machine install your own CUDA build of torch into .venv first, or run e.g. `make TORCH_SPEC=torch test`.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.corpusforge-installed
+DEMO_OUT ?= demo-out
+PYTEST_ARGS ?=
+
+.PHONY: demo test install check-java clean bench
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	@# torch first and pinned: an unpinned torch can pull a multi-GB CUDA build.
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+check-java:
+	@bash scripts/check_java.sh
+
+demo: $(STAMP) check-java
+	$(BIN)/corpusforge run --config demo --input pipelines/assets/demo --output $(DEMO_OUT)
+	@echo
+	@echo "Outputs in $(DEMO_OUT)/: run.json (manifest and counts), curated/, rejected/, quarantine/ (Parquet)"
+
+test: $(STAMP) check-java
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) check-java
+	$(BIN)/python -m benchmarks.ingest
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,35 @@
+"""spark-submit entry point; takes the same arguments as ``corpusforge run``.
+
+    spark-submit --master spark://HOST:7077 --py-files corpusforge.zip jobs/run_pipeline.py \\
+        --config pipelines/presets/web.yaml --input /data/raw --output /data/out/web
+
+Under spark-submit the master and resources come from spark-submit; ``spark.*`` keys of the config
+only fill what it leaves unset.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+if __name__ == "__main__":
+    # Allow running from a source checkout without installing: the repository root is the parent dir.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from jobs.cmd_run import DESCRIPTION, add_run_arguments, execute  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="run_pipeline.py", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(p)
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return execute(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The pipeline runner: ingest, stages in code order, deterministic outputs, exact accounting, atomic commit.
+
+Layout of a finished run (see DESIGN.md)::
+
+    OUT/run.json      written last: its presence marks a complete run
+    OUT/curated/      part-00000.parquet ... (hash-partitioned by doc_id, sorted by doc_id)
+    OUT/rejected/     same columns + drop_reason
+    OUT/quarantine/   malformed input records with reason codes
+    OUT/stages/       side tables of stages (e.g. cluster statistics)
+
+The run is built in a staging directory beside OUT (``.OUT.tmp-<run_id>``) and committed by renames.
+An existing OUT is only replaced when it is a corpusforge run (it has run.json) or empty, and only after
+the new run is complete; a crash leaves the old OUT in place (or, at worst between the two renames, as
+``.OUT.old-<run_id>`` next to a complete new one).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+from pipelines.readers import expand_inputs, plan_splits
+from pipelines.stages.base import RunContext, StageConfigError
+from pipelines.stages.registry import STAGE_ORDER, check_enabled_stages_built, load_stage_class
+from schemas.config import PipelineConfig
+from schemas.manifest import Counts, InputFileRecord, RunManifest
+
+log = logging.getLogger(__name__)
+
+_MIB = 1 << 20
+_DOC_COLUMNS = ["doc_id", "source", "source_id", "source_file", "source_offset", "url", "text", "metadata",
+                "content_sha256", "n_chars", "n_bytes", "truncated"]
+_QUARANTINE_COLUMNS = ["source", "source_file", "source_offset", "offset_unit", "reason", "detail",
+                       "raw_sha256", "raw_bytes", "raw_prefix"]
+_LIBS = ["pyspark", "pyarrow", "pydantic", "datasketch", "fasttext", "presidio-analyzer", "spacy",
+         "tokenizers", "torch", "resiliparse", "zstandard", "numpy"]
+
+
+class RunError(RuntimeError):
+    """A run that cannot be completed; nothing was committed."""
+
+
+@dataclass
+class RunResult:
+    output: Path
+    manifest: RunManifest
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def code_version() -> dict[str, Optional[str]]:
+    try:
+        version = metadata.version("corpusforge")
+    except metadata.PackageNotFoundError:
+        version = None
+    commit = None
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / ".git").exists():
+        try:
+            commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                    timeout=10).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            commit = None
+    return {"package": version, "git_commit": commit}
+
+
+def library_versions() -> dict[str, Optional[str]]:
+    out = {}
+    for lib in _LIBS:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = None
+    return out
+
+
+def check_output_replaceable(out: Path) -> None:
+    """Refuse to replace a directory that is not a corpusforge run: it may be someone's data."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "run.json").exists())):
+        raise RunError(
+            f"output {out} exists and is not a corpusforge run (no run.json); choose another --output or "
+            f"remove it yourself"
+        )
+
+
+def write_table(df, path: Path, num_files: int, sort_cols: list[str], compression: str) -> int:
+    """Write ``df`` as ``num_files`` hash partitions sorted within, with stable file names.
+
+    Spark's part files carry a random UUID; they are renamed ``part-NNNNN.parquet`` by partition index,
+    so two runs on the same data produce the same file names and bytes. Returns the number of files.
+    """
+    from pyspark.sql import functions as F
+
+    tmp = path.with_name(path.name + ".spark")
+    (
+        df.repartition(num_files, *[F.col(c) for c in sort_cols])
+        .sortWithinPartitions(*sort_cols)
+        .write.option("compression", compression)
+        .mode("errorifexists")
+        .parquet(str(tmp))
+    )
+    path.mkdir(parents=True, exist_ok=False)
+    n = 0
+    for f in sorted(tmp.iterdir()):
+        m = re.match(r"part-(\d+)-.*\.parquet$", f.name)
+        if m:
+            os.replace(f, path / f"part-{int(m.group(1)):05d}.parquet")
+            n += 1
+    shutil.rmtree(tmp)
+    return n
+
+
+def _atomic_write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def commit(staging: Path, out: Path, run_id: str) -> None:
+    """Move a complete staging directory to ``out``, replacing an earlier run only now."""
+    check_output_replaceable(out)
+    old = out.with_name(f".{out.name}.old-{run_id}")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=None,
+                 run_id: Optional[str] = None) -> RunResult:
+    """Run the configured pipeline over ``inputs`` and commit the result to ``output``.
+
+    Args:
+        config: the validated configuration.
+        inputs: files, directories or globs.
+        output: the run directory to (re)place.
+        spark: an existing SparkSession (tests, spark-submit); one is built from ``config.spark`` if None.
+        run_id: fixed run id (default: UTC timestamp + random suffix).
+
+    Raises:
+        StageConfigError / ConfigError: configuration problems, before any data moves.
+        FileNotFoundError: an input matches nothing.
+        RunError: the run could not complete; nothing was committed.
+    """
+    started = time.time()
+    started_at = _now()
+    run_id = run_id or new_run_id()
+    check_enabled_stages_built(config)
+    out = Path(output).absolute()
+    check_output_replaceable(out)
+
+    files = expand_inputs(inputs, config.ingest.format, config.ingest.source)
+    if not files:
+        raise RunError(f"no input files found in {inputs}")
+    total_bytes = sum(f.size for f in files)
+    splits = plan_splits(files, config.ingest.split_bytes)
+
+    if spark is None:
+        from pipelines.runtime import build_spark_session, shuffle_partitions_for
+
+        spark = build_spark_session(
+            app_name=f"corpusforge-{config.name}",
+            master=config.spark.master,
+            driver_memory=config.spark.driver_memory,
+            shuffle_partitions=config.spark.shuffle_partitions or shuffle_partitions_for(total_bytes, os.cpu_count() or 2),
+            extra_conf=dict(config.spark.extra_conf),
+        )
+    from pipelines.runtime import default_parallelism, shuffle_partitions_for
+
+    num_partitions = config.spark.shuffle_partitions or shuffle_partitions_for(total_bytes, default_parallelism(spark))
+    spark.conf.set("spark.sql.shuffle.partitions", str(num_partitions))
+    num_files = config.output.num_files or max(1, -(-total_bytes // (128 * _MIB)))
+    compression = "uncompressed" if config.output.compression == "none" else config.output.compression
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.tmp-{run_id}")
+    work = staging / "_work"
+    work.mkdir(parents=True)
+    ctx = RunContext(spark=spark, config=config, run_id=run_id, staging_dir=staging, work_dir=work,
+                     num_partitions=num_partitions)
+    try:
+        manifest = _run(ctx, files, splits, num_files, compression, started, started_at)
+        shutil.rmtree(work, ignore_errors=True)
+        _atomic_write_json(staging / "run.json", manifest.model_dump(mode="json"))
+        commit(staging, out, run_id)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("run %s committed to %s: %d curated, %d rejected, %d quarantined", run_id, out,
+             manifest.counts.curated, manifest.counts.rejected, manifest.counts.quarantined)
+    return RunResult(out, manifest)
+
+
+def _run(ctx: RunContext, files, splits, num_files: int, compression: str, started: float, started_at: str) -> RunManifest:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from pipelines.stages.ingest import hash_inputs, scan_inputs
+
+    spark, config, work, staging = ctx.spark, ctx.config, ctx.work_dir, ctx.staging_dir
+
+    stages = []
+    for name, _ in STAGE_ORDER:
+        section = getattr(config, name)
+        if section.enabled:
+            stage = load_stage_class(name)(section, ctx)
+            stage.prepare()
+            stages.append(stage)
+
+    hashes = hash_inputs(spark, files)
+    unreadable = [f.rel_path for f in files if hashes[f.path]["bytes"] < 0]
+    if unreadable:
+        raise RunError(f"input files cannot be read: {unreadable[:5]} (check permissions)")
+
+    # 1. Ingest: read every split once, write the scan, read it back.
+    scan_path = work / "ingest"
+    scan_inputs(spark, splits, config.ingest).write.parquet(str(scan_path))
+    scan = spark.read.parquet(str(scan_path))
+    stats_rows = [r.asDict(recursive=True) for r in scan.filter("kind = 'stats'").collect()]
+    docs = scan.filter("kind = 'doc'").select(*_DOC_COLUMNS)
+    quarantine = scan.filter("kind = 'quarantine'").select(*_QUARANTINE_COLUMNS)
+
+    # Duplicate (source, source_id) = duplicate doc_id: the first by (file, offset) is kept.
+    w = Window.partitionBy("doc_id").orderBy("source_file", "source_offset")
+    ranked = docs.withColumn("_rank", F.row_number().over(w)).withColumn(
+        "_first", F.first(F.concat_ws("@", "source_file", F.col("source_offset").cast("string"))).over(w))
+    dup_ids = ranked.filter("_rank > 1").select(
+        "source", "source_file", "source_offset", F.lit("byte").alias("offset_unit"),
+        F.lit("ingest:duplicate_source_id").alias("reason"),
+        F.concat(F.lit("same source and id as the record at "), F.col("_first")).alias("detail"),
+        F.col("content_sha256").alias("raw_sha256"), F.col("n_bytes").alias("raw_bytes"),
+        F.lit(None).cast("string").alias("raw_prefix"),
+    )
+    quarantine = quarantine.unionByName(dup_ids)
+    kept = ranked.filter("_rank = 1").drop("_rank", "_first")
+
+    # 2. Stages, in code order. Each stage's output is materialized once (it feeds two branches).
+    rejected_parts = []
+    stage_records = []
+    for i, stage in enumerate(stages):
+        t0 = time.time()
+        out_df = stage.apply(kept)
+        path = work / f"stage-{i:02d}-{stage.name}"
+        out_df.write.parquet(str(path))
+        out_df = spark.read.parquet(str(path))
+        mode = getattr(stage.section, "mode", "drop")
+        reason = F.col(stage.reason_column)
+        if mode == "drop":
+            rejected_parts.append(out_df.filter(reason.isNotNull()).withColumn("drop_reason", reason))
+            kept = out_df.filter(reason.isNull())
+        else:
+            kept = out_df
+        stage_records.append({"name": stage.name, "mode": mode, "seconds": round(time.time() - t0, 3)})
+
+    # 3. Write outputs deterministically.
+    curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
+    outputs = {"curated": {}, "rejected": {}, "quarantine": {}}
+    outputs["curated"]["files"] = write_table(kept, curated_dir, num_files, ["doc_id"], compression)
+    if rejected_parts:
+        rejected = rejected_parts[0]
+        for part in rejected_parts[1:]:
+            rejected = rejected.unionByName(part, allowMissingColumns=True)
+    else:
+        rejected = kept.limit(0).withColumn("drop_reason", F.lit(None).cast("string"))
+    outputs["rejected"]["files"] = write_table(rejected, rejected_dir, num_files, ["doc_id"], compression)
+    outputs["quarantine"]["files"] = write_table(quarantine, quarantine_dir, max(1, num_files // 4),
+                                                 ["source_file", "source_offset", "reason"], compression)
+
+    # 4. Accounting from the written data, checked against what the readers saw.
+    counts, per_file = _account(spark, curated_dir, rejected_dir, quarantine_dir, stats_rows)
+    inputs = []
+    for f in files:
+        pf = per_file.get(f.path, {})
+        st = pf.get("stats", {})
+        inputs.append(InputFileRecord(
+            path=f.path, rel_path=f.rel_path, source=f.source, format=f.fmt, compression=f.compression,
+            bytes=hashes[f.path]["bytes"], sha256=hashes[f.path]["sha256"], encoding=st.get("encoding"),
+            records=st.get("records", 0), curated=pf.get("curated", 0), rejected=pf.get("rejected", 0),
+            quarantined=pf.get("quarantined", 0), skipped=st.get("skipped", {}),
+        ))
+        if inputs[-1].records != inputs[-1].curated + inputs[-1].rejected + inputs[-1].quarantined:
+            raise RunError(
+                f"accounting invariant violated for {f.rel_path}: read {inputs[-1].records} records but wrote "
+                f"{inputs[-1].curated} curated + {inputs[-1].rejected} rejected + {inputs[-1].quarantined} "
+                f"quarantined; this is a bug, please report it with the run's log"
+            )
+
+    finished = time.time()
+    return RunManifest(
+        run_id=ctx.run_id,
+        started_at=started_at,
+        finished_at=_now(),
+        duration_s=round(finished - started, 3),
+        status="complete",
+        config=config.resolved_dict(),
+        config_sha256=config.sha256(),
+        code_version=code_version(),
+        library_versions=library_versions(),
+        spark={"master": spark.sparkContext.master, "version": spark.version,
+               "shuffle_partitions": ctx.num_partitions, "default_parallelism": spark.sparkContext.defaultParallelism},
+        assets=ctx.assets,
+        inputs=inputs,
+        counts=counts,
+        stages=stage_records,
+        stage_info=ctx.stage_info,
+        outputs=outputs,
+    )
+
+
+def _account(spark, curated_dir: Path, rejected_dir: Path, quarantine_dir: Path, stats_rows: list[dict]):
+    from pyspark.sql import functions as F
+
+    per_file: dict[str, dict] = {}
+    for row in stats_rows:
+        st = per_file.setdefault(row["source_file"], {}).setdefault("stats", {"records": 0, "skipped": {}, "encoding": None})
+        st["records"] += row["records"] or 0
+        for k, v in (row["skipped"] or {}).items():
+            st["skipped"][k] = st["skipped"].get(k, 0) + v
+        if row["split_index"] == 0:
+            st["encoding"] = row["encoding"]
+
+    by_source: dict[str, dict[str, int]] = {}
+    tables = {"curated": curated_dir, "rejected": rejected_dir, "quarantined": quarantine_dir}
+    for key, d in tables.items():
+        df = spark.read.parquet(str(d))
+        for r in df.groupBy("source_file", "source").count().collect():
+            per_file.setdefault(r["source_file"], {})[key] = r["count"]
+            src = by_source.setdefault(r["source"], {"curated": 0, "rejected": 0, "quarantined": 0})
+            src[key] += r["count"]
+    rej = spark.read.parquet(str(rejected_dir))
+    rejected_by_reason = {r["drop_reason"]: r["count"] for r in rej.groupBy("drop_reason").count().collect()}
+    qdf = spark.read.parquet(str(quarantine_dir))
+    quarantined_by_reason = {r["reason"]: r["count"] for r in qdf.groupBy("reason").count().collect()}
+    cur = spark.read.parquet(str(curated_dir))
+    agg = cur.agg(F.count(F.lit(1)).alias("n"), F.coalesce(F.sum("n_bytes"), F.lit(0)).alias("b")).collect()[0]
+    skipped: dict[str, int] = {}
+    for pf in per_file.values():
+        for k, v in pf.get("stats", {}).get("skipped", {}).items():
+            skipped[k] = skipped.get(k, 0) + v
+    counts = Counts(
+        records=sum(pf.get("stats", {}).get("records", 0) for pf in per_file.values()),
+        curated=int(agg["n"]),
+        rejected=sum(rejected_by_reason.values()),
+        quarantined=sum(quarantined_by_reason.values()),
+        curated_bytes=int(agg["b"]),
+        rejected_by_reason=dict(sorted(rejected_by_reason.items())),
+        quarantined_by_reason=dict(sorted(quarantined_by_reason.items())),
+        skipped_by_reason=dict(sorted(skipped.items())),
+        by_source=dict(sorted(by_source.items())),
+    )
+    return counts, per_file
