@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 #: Sub-command modules, in the order they are listed in ``--help``.
 COMMAND_MODULES = [
     "jobs.cmd_run",
+    "jobs.cmd_config",
 ]
 
 #: Exit codes shared by every command (documented in the README).

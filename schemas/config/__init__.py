@@ -34,7 +34,7 @@ class PipelineConfig(Section):
     """The whole configuration of a run."""
 
     version: int = Field(CONFIG_VERSION, description="Configuration schema version.")
-    name: str = "unnamed"
+    name: str = Field("unnamed", description="Run name, used in the Spark application name.")
     spark: SparkSection = SparkSection()
     output: OutputSection = OutputSection()
     ingest: IngestSection = IngestSection()

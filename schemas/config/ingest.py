@@ -32,26 +32,33 @@ class IngestSection(StageSection):
     """
 
     enabled: bool = True
-    format: Literal["auto", "jsonl", "parquet", "text", "warc", "wet"] = "auto"
+    format: Literal["auto", "jsonl", "parquet", "text", "warc", "wet"] = Field(
+        "auto", description="Input format; auto = from each file's extension (.jsonl/.json/.ndjson, .parquet, "
+        ".txt/.md, .warc, .wet; plus .gz/.zst)."
+    )
     source: Optional[str] = Field(
         None, description="Source name for every input; default: the basename of each --input path."
     )
-    text_field: str = "text"
-    id_field: Optional[str] = "id"
-    url_field: Optional[str] = "url"
+    text_field: str = Field("text", description="Field (JSONL) or column (Parquet) holding the text.")
+    id_field: Optional[str] = Field("id", description="Field with the record's own id (source_id); else a position.")
+    url_field: Optional[str] = Field("url", description="Field with the document URL.")
     metadata_fields: Optional[list[str]] = Field(
         None, description="Fields kept in the metadata map; default: every field not mapped above."
     )
-    invalid_utf8: Literal["quarantine", "replace"] = "quarantine"
+    invalid_utf8: Literal["quarantine", "replace"] = Field(
+        "quarantine", description="Invalid UTF-8 bytes and lone surrogates: quarantine the record or replace with U+FFFD."
+    )
     max_line_bytes: int = Field(16 * MiB, gt=0, description="One JSONL line longer than this is quarantined.")
-    max_doc_chars: int = Field(1_000_000, gt=0)
-    on_too_long: Literal["truncate", "quarantine"] = "quarantine"
+    max_doc_chars: int = Field(1_000_000, gt=0, description="Longest text kept, in characters after normalization.")
+    on_too_long: Literal["truncate", "quarantine"] = Field(
+        "quarantine", description="What happens to a text over max_doc_chars (truncated texts get truncated=true)."
+    )
     max_text_file_bytes: int = Field(64 * MiB, gt=0, description="Plain text files larger than this are quarantined.")
     max_decompressed_bytes: int = Field(64 * GiB, gt=0, description="Per input file; beyond it the rest is quarantined.")
     max_compression_ratio: float = Field(
         200.0, gt=1, description="Decompressed/compressed bytes above this (once past ratio_check_min_bytes) = bomb."
     )
-    ratio_check_min_bytes: int = Field(64 * MiB, ge=0)
+    ratio_check_min_bytes: int = Field(64 * MiB, ge=0, description="The ratio cap applies once this much is decompressed.")
     max_binary_ratio: float = Field(
         0.1, ge=0, le=1, description="Share of control characters and U+FFFD above which a text (of 16+ characters) is binary."
     )
@@ -59,7 +66,6 @@ class IngestSection(StageSection):
     split_bytes: int = Field(
         64 * MiB, gt=0, description="Uncompressed JSONL files are split into byte ranges of this size for parallelism."
     )
-    duplicate_source_ids: Literal["quarantine", "keep"] = "quarantine"
     warc: WarcOptions = WarcOptions()
 
     @field_validator("enabled")
@@ -93,13 +99,13 @@ class OutputSection(Section):
     num_files: Optional[int] = Field(
         None, gt=0, description="Files per output table; default: from the input size (about 128 MiB per file)."
     )
-    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    compression: Literal["zstd", "snappy", "gzip", "none"] = Field("zstd", description="Parquet codec of outputs.")
 
 
 class SparkSection(Section):
     """Spark settings for local mode. Under spark-submit the submitter's settings win."""
 
-    master: str = "local[*]"
-    driver_memory: str = "4g"
+    master: str = Field("local[*]", description="Master for embedded runs: local[*], local[N] or spark://HOST:PORT.")
+    driver_memory: str = Field("4g", description="Driver JVM heap for embedded runs (e.g. 4g).")
     shuffle_partitions: Optional[int] = Field(None, gt=0, description="Default: scaled to the input size.")
-    extra_conf: dict[str, str] = {}
+    extra_conf: dict[str, str] = Field(default_factory=dict, description="Further spark.* settings.")
