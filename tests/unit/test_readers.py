@@ -312,3 +312,23 @@ def test_quarantine_prefix_is_scrubbed(tmp_path):
     q = assert_one_bad(tmp_path, secret, "malformed_json")
     assert "jane" not in q["raw_prefix"] and "555" not in q["raw_prefix"] and "example" not in q["raw_prefix"]
     assert q["raw_prefix"].startswith('{"xx": "x", "xxxx": "xxxx')
+
+
+def test_oversized_line_memory_stays_bounded(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "huge.jsonl"
+    with open(p, "wb") as fh:
+        fh.write(good(1))
+        fh.write(b'{"id": "x", "text": "')
+        for _ in range(40):
+            fh.write(b"y" * (1 << 20))
+        fh.write(b'"}\n')
+        fh.write(good(2))
+    tracemalloc.start()
+    docs, quar, _ = read_all(p, max_line_bytes=1 << 20)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert [q["reason"] for q in quar] == ["ingest:line_too_long"] and len(docs) == 2
+    assert quar[0]["raw_bytes"] > 40 << 20
+    assert peak < 12 << 20, f"peak {peak / 1e6:.1f} MB while skipping a 40 MB line"

@@ -1,0 +1,91 @@
+"""Ingest benchmark: ingest + normalize + exact dedup on a generated JSONL corpus, Spark local mode.
+
+    python -m benchmarks.ingest [--size 200MB] [--files 8] [--cores N] [--out .bench/ingest]
+
+Prints JSON: documents, input MB, wall seconds, docs/s, MB/s, MB/s per core, peak RSS of the whole
+process tree (driver, JVM, Python workers). Target (issue 2): at least 5 MB/s per core.
+The corpus is generated once per size and seed and reused (its generation is not timed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.procmem import PeakMemory
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ensure_corpus(root: Path, size: str, files: int, seed: int) -> Path:
+    d = root / f"corpus-{size}-{files}-{seed}"
+    if (d / "manifest.json").exists():
+        return d
+    if d.exists():
+        shutil.rmtree(d)
+    subprocess.run([sys.executable, "-m", "benchmarks.corpus", "--out", str(d), "--size", size, "--files", str(files),
+                    "--seed", str(seed), "--no-malformed"], check=True, cwd=REPO)
+    return d
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", default="200MB")
+    ap.add_argument("--files", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--out", default=str(REPO / ".bench" / "ingest"))
+    ap.add_argument("--json-out", default=None, help="also write the result JSON here")
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    root = Path(args.out)
+    root.mkdir(parents=True, exist_ok=True)
+    corpus = ensure_corpus(root, args.size, args.files, args.seed)
+    inputs = sorted(str(p) for p in corpus.iterdir() if p.name != "manifest.json")
+    in_bytes = sum(os.path.getsize(p) for p in inputs)
+
+    from pipelines.runner import run_pipeline
+    from pipelines.runtime import build_spark_session
+    from schemas.config import load_config
+
+    cfg = load_config("demo", [f"spark.master=local[{args.cores}]", "spark.driver_memory=4g",
+                               "spark.shuffle_partitions=null", "output.num_files=null"])
+    spark = build_spark_session("corpusforge-bench", master=f"local[{args.cores}]", driver_memory="4g", ui=False)
+    out = root / "run"
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        res = run_pipeline(cfg, inputs, str(out), spark=spark)
+        wall = time.perf_counter() - t0
+    c = res.manifest.counts
+    mb = in_bytes / 1e6
+    result = {
+        "benchmark": "ingest+normalize+exact_dedup",
+        "cores": args.cores,
+        "input_files": len(inputs),
+        "input_mb": round(mb, 1),
+        "documents": c.records,
+        "curated": c.curated,
+        "rejected": c.rejected,
+        "quarantined": c.quarantined,
+        "wall_s": round(wall, 2),
+        "docs_per_s": round(c.records / wall, 1),
+        "mb_per_s": round(mb / wall, 2),
+        "mb_per_s_per_core": round(mb / wall / args.cores, 2),
+        "peak_rss_mb": round(mem.peak / 1e6, 1),
+        "target_mb_per_s_per_core": 5.0,
+    }
+    spark.stop()
+    print(json.dumps(result, indent=2))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

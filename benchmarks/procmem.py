@@ -1,0 +1,64 @@
+"""Peak resident memory of a process tree (driver, JVM, Python workers), sampled from /proc."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out.extend(int(x) for x in fh.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Sum of VmRSS over ``root`` and all its descendants."""
+    total = 0
+    stack = [root]
+    seen = set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            continue
+        stack.extend(_children(pid))
+    return total
+
+
+class PeakMemory:
+    """Context manager sampling the tree's RSS every ``interval`` seconds; ``peak`` in bytes."""
+
+    def __init__(self, root: int | None = None, interval: float = 0.2):
+        self.root = root or os.getpid()
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_bytes(self.root))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, tree_rss_bytes(self.root))
