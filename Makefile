@@ -28,7 +28,7 @@ check-java:
 	@bash scripts/check_java.sh
 
 demo: $(STAMP) check-java
-	$(BIN)/corpusforge run --config demo --input pipelines/assets/demo --output $(DEMO_OUT)
+	$(BIN)/corpusforge run --config demo --input 'pipelines/assets/demo/*.jsonl*' --output $(DEMO_OUT)
 	@echo
 	@echo "Outputs in $(DEMO_OUT)/: run.json (manifest and counts), curated/, rejected/, quarantine/ (Parquet)"
 

@@ -17,7 +17,7 @@ only then. Spark runs embedded in local mode (spark.master, default local[*]) un
 spark-submit, whose --master wins.
 
 examples:
-  corpusforge run --config demo --input pipelines/assets/demo --output out/demo
+  corpusforge run --config demo --input 'pipelines/assets/demo/*.jsonl*' --output out/demo
   corpusforge run --config pipelines/presets/web.yaml --input raw/ --output out/web \\
       --set quality.enabled=false --set spark.driver_memory=8g
 """

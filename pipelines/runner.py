@@ -213,7 +213,6 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
 
 
 def _run(ctx: RunContext, files, splits, num_files: int, compression: str, started: float, started_at: str) -> RunManifest:
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from pipelines.stages.ingest import hash_inputs, scan_inputs
@@ -235,25 +234,36 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
 
     # 1. Ingest: read every split once, write the scan, read it back.
     scan_path = work / "ingest"
+    t0 = time.time()
     scan_inputs(spark, splits, config.ingest).write.parquet(str(scan_path))
     scan = spark.read.parquet(str(scan_path))
+    log.info("ingest: %d files in %d splits read in %.1fs", len(files), len(splits), time.time() - t0)
     stats_rows = [r.asDict(recursive=True) for r in scan.filter("kind = 'stats'").collect()]
     docs = scan.filter("kind = 'doc'").select(*_DOC_COLUMNS)
     quarantine = scan.filter("kind = 'quarantine'").select(*_QUARANTINE_COLUMNS)
 
-    # Duplicate (source, source_id) = duplicate doc_id: the first by (file, offset) is kept.
-    w = Window.partitionBy("doc_id").orderBy("source_file", "source_offset")
-    ranked = docs.withColumn("_rank", F.row_number().over(w)).withColumn(
-        "_first", F.first(F.concat_ws("@", "source_file", F.col("source_offset").cast("string"))).over(w))
-    dup_ids = ranked.filter("_rank > 1").select(
+    # Duplicate (source, source_id) = duplicate doc_id: the first by (file, offset) is kept. Decided on
+    # a narrow projection (usually empty, so the join is a broadcast and texts are not shuffled).
+    pos = F.struct(F.col("source_file"), F.col("source_offset"))
+    firsts = (
+        docs.select("doc_id", pos.alias("_pos"))
+        .groupBy("doc_id")
+        .agg(F.min("_pos").alias("_first"), F.count(F.lit(1)).alias("_n"))
+        .filter("_n > 1")
+        .select("doc_id", F.col("_first.source_file").alias("_ff"), F.col("_first.source_offset").alias("_fo"))
+    )
+    marked = docs.join(firsts, on="doc_id", how="left")
+    is_dup = F.col("_ff").isNotNull() & ((F.col("source_file") != F.col("_ff")) | (F.col("source_offset") != F.col("_fo")))
+    dup_ids = marked.filter(is_dup).select(
         "source", "source_file", "source_offset", F.lit("byte").alias("offset_unit"),
         F.lit("ingest:duplicate_source_id").alias("reason"),
-        F.concat(F.lit("same source and id as the record at "), F.col("_first")).alias("detail"),
+        F.concat(F.lit("same source and id as the record at "), F.col("_ff"), F.lit("@"),
+                 F.col("_fo").cast("string")).alias("detail"),
         F.col("content_sha256").alias("raw_sha256"), F.col("n_bytes").alias("raw_bytes"),
         F.lit(None).cast("string").alias("raw_prefix"),
     )
     quarantine = quarantine.unionByName(dup_ids)
-    kept = ranked.filter("_rank = 1").drop("_rank", "_first")
+    kept = marked.filter(~is_dup).select(*_DOC_COLUMNS)
 
     # 2. Stages, in code order. Each stage's output is materialized once (it feeds two branches).
     rejected_parts = []
@@ -261,9 +271,10 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     for i, stage in enumerate(stages):
         t0 = time.time()
         out_df = stage.apply(kept)
-        path = work / f"stage-{i:02d}-{stage.name}"
-        out_df.write.parquet(str(path))
-        out_df = spark.read.parquet(str(path))
+        if stage.materialize:
+            path = work / f"stage-{i:02d}-{stage.name}"
+            out_df.write.parquet(str(path))
+            out_df = spark.read.parquet(str(path))
         mode = getattr(stage.section, "mode", "drop")
         reason = F.col(stage.reason_column)
         if mode == "drop":
@@ -272,8 +283,10 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
         else:
             kept = out_df
         stage_records.append({"name": stage.name, "mode": mode, "seconds": round(time.time() - t0, 3)})
+        log.info("stage %s (%s) done in %.1fs", stage.name, mode, time.time() - t0)
 
     # 3. Write outputs deterministically.
+    t0 = time.time()
     curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
     outputs = {"curated": {}, "rejected": {}, "quarantine": {}}
     outputs["curated"]["files"] = write_table(kept, curated_dir, num_files, ["doc_id"], compression)
@@ -287,7 +300,10 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     outputs["quarantine"]["files"] = write_table(quarantine, quarantine_dir, max(1, num_files // 4),
                                                  ["source_file", "source_offset", "reason"], compression)
 
+    log.info("outputs written in %.1fs", time.time() - t0)
+
     # 4. Accounting from the written data, checked against what the readers saw.
+    t0 = time.time()
     counts, per_file = _account(spark, curated_dir, rejected_dir, quarantine_dir, stats_rows)
     inputs = []
     for f in files:
@@ -306,6 +322,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
                 f"quarantined; this is a bug, please report it with the run's log"
             )
 
+    log.info("accounting checked in %.1fs", time.time() - t0)
     finished = time.time()
     return RunManifest(
         run_id=ctx.run_id,

@@ -10,3 +10,22 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local[2] SparkSession for the whole test session (UI off, few shuffle partitions)."""
+    from pipelines.runtime import build_spark_session
+
+    session = build_spark_session(
+        app_name="corpusforge-tests",
+        master="local[2]",
+        driver_memory="2g",
+        shuffle_partitions=4,
+        ui=False,
+        extra_conf={"spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse"))},
+    )
+    yield session
+    session.stop()

@@ -63,16 +63,20 @@ def read_split(split: InputSplit, cfg) -> Iterator[dict[str, Any]]:
 
 def rows_to_batches(rows: Iterator[dict[str, Any]], batch_rows: int = 2048, max_batch_bytes: int = 64 << 20) -> Iterator[pa.RecordBatch]:
     """Group rows into Arrow record batches of INGEST_SCHEMA, bounded in rows and text bytes."""
-    buf: list[dict[str, Any]] = []
-    size = 0
+    names = INGEST_SCHEMA.names
+    cols: dict[str, list] = {n: [] for n in names}
+    count = size = 0
     for r in rows:
-        buf.append(r)
+        for n in names:
+            cols[n].append(r.get(n))
+        count += 1
         size += r.get("n_bytes") or 0
-        if len(buf) >= batch_rows or size >= max_batch_bytes:
-            yield pa.RecordBatch.from_pylist(buf, schema=INGEST_SCHEMA)
-            buf, size = [], 0
-    if buf:
-        yield pa.RecordBatch.from_pylist(buf, schema=INGEST_SCHEMA)
+        if count >= batch_rows or size >= max_batch_bytes:
+            yield pa.RecordBatch.from_pydict(cols, schema=INGEST_SCHEMA)
+            cols = {n: [] for n in names}
+            count = size = 0
+    if count:
+        yield pa.RecordBatch.from_pydict(cols, schema=INGEST_SCHEMA)
 
 
 __all__ = [

@@ -51,6 +51,10 @@ class Stage(abc.ABC):
 
     #: The config section name, which is also the prefix of the stage's drop reasons.
     name: ClassVar[str]
+    #: Whether the runner writes the stage's output once before splitting it into kept and rejected
+    #: rows. True for anything expensive (models, shuffles); a cheap stage may set False and be
+    #: recomputed for each branch instead.
+    materialize: ClassVar[bool] = True
 
     def __init__(self, section: Any, ctx: RunContext) -> None:
         self.section = section

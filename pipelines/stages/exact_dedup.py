@@ -12,20 +12,29 @@ from .base import Stage
 
 class ExactDedupStage(Stage):
     name = "exact_dedup"
+    #: The stage is a join with a small table: recomputing it is cheaper than writing it out.
+    materialize = False
 
     def apply(self, df):
-        from pyspark.sql import Window
         from pyspark.sql import functions as F
 
-        w = Window.partitionBy("content_sha256")
-        first = F.min("doc_id").over(w)
+        # Decide on the narrow (content_sha256, doc_id) projection: only groups with duplicates matter,
+        # and that table is usually small enough for a broadcast join (AQE decides at run time), so the
+        # texts are never shuffled for dedup.
+        groups = (
+            df.select("content_sha256", "doc_id")
+            .groupBy("content_sha256")
+            .agg(F.min("doc_id").alias("_survivor"), F.count(F.lit(1)).cast("int").alias("_n"))
+            .filter(F.col("_n") > 1)
+        )
+        joined = df.join(groups, on="content_sha256", how="left")
         return (
-            df.withColumn("exact_dup_count", F.count(F.lit(1)).over(w).cast("int"))
-            .withColumn("_survivor", first)
+            joined.withColumn("exact_dup_count", F.coalesce(F.col("_n"), F.lit(1)))
             .withColumn("exact_dup_of", F.when(F.col("doc_id") != F.col("_survivor"), F.col("_survivor")))
             .withColumn(
                 self.reason_column,
                 F.when(F.col("exact_dup_of").isNotNull(), F.lit("exact_dedup:duplicate")).otherwise(F.lit(None).cast("string")),
             )
-            .drop("_survivor")
+            .drop("_survivor", "_n")
+            .select(*df.columns, "exact_dup_count", "exact_dup_of", self.reason_column)
         )
