@@ -16,6 +16,11 @@ from typing import Optional, Sequence
 COMMAND_MODULES = [
     "jobs.cmd_run",
     "jobs.cmd_config",
+    "jobs.cmd_whatif",
+    "jobs.cmd_tokenizer",
+    "jobs.cmd_shards",
+    "jobs.cmd_train",
+    "jobs.cmd_sample",
 ]
 
 #: Exit codes shared by every command (documented in the README).

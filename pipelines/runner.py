@@ -227,6 +227,11 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
             stage.prepare()
             stages.append(stage)
 
+    tokenize = None
+    if config.tokenize.enabled:
+        tokenize = load_stage_class("tokenize")(config.tokenize, ctx)
+        tokenize.prepare()
+
     hashes = hash_inputs(spark, files)
     unreadable = [f.rel_path for f in files if hashes[f.path]["bytes"] < 0]
     if unreadable:
@@ -301,6 +306,12 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
                                                  ["source_file", "source_offset", "reason"], compression)
 
     log.info("outputs written in %.1fs", time.time() - t0)
+    if tokenize is not None:
+        t0 = time.time()
+        info = tokenize.run(spark.read.parquet(str(curated_dir)))
+        outputs["shards"] = {"files": info.get("shards"), "tokens": info.get("tokens")}
+        stage_records.append({"name": "tokenize", "mode": "write", "seconds": round(time.time() - t0, 3)})
+        log.info("tokenize: shards written in %.1fs", time.time() - t0)
 
     # 4. Accounting from the written data, checked against what the readers saw.
     t0 = time.time()

@@ -15,15 +15,15 @@ from .base import Stage, StageConfigError
 #: document->document stages and are driven by the runner itself.
 STAGE_ORDER: list[tuple[str, Optional[str]]] = [
     ("exact_dedup", "pipelines.stages.exact_dedup:ExactDedupStage"),
-    ("language", None),
-    ("quality", None),
+    ("language", "pipelines.stages.language:LanguageStage"),
+    ("quality", "pipelines.stages.quality:QualityStage"),
     ("near_dedup", None),
     ("pii", None),
     ("bias", None),
 ]
 
 #: Stages driven by the runner outside STAGE_ORDER, with None when not built yet.
-TERMINAL_STAGES: dict[str, Optional[str]] = {"tokenize": None}
+TERMINAL_STAGES: dict[str, Optional[str]] = {"tokenize": "pipelines.stages.tokenize:TokenizeStage"}
 
 
 class NotBuiltError(StageConfigError):

@@ -55,7 +55,8 @@ def test_config_error_exit_code_and_message(tmp_path):
 
 def test_run_via_cli_and_via_spark_submit_give_the_same_rows(tmp_path):
     raw = _corpus(tmp_path)
-    r = _cli("run", "--config", "demo", "--input", str(raw), "--output", str(tmp_path / "cli"), "--master", "local[2]")
+    core = ["--set", "language.enabled=false", "--set", "quality.enabled=false", "--set", "tokenize.enabled=false"]
+    r = _cli("run", "--config", "demo", "--input", str(raw), "--output", str(tmp_path / "cli"), "--master", "local[2]", *core)
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads(r.stdout[r.stdout.index("{"):])
     assert (summary["records"], summary["curated"], summary["rejected"], summary["quarantined"]) == (22, 20, 1, 1)
@@ -66,7 +67,7 @@ def test_run_via_cli_and_via_spark_submit_give_the_same_rows(tmp_path):
     r2 = subprocess.run(
         [str(submit), "--master", "local[2]", "--conf", f"spark.pyspark.python={sys.executable}",
          str(REPO / "jobs" / "run_pipeline.py"), "--config", "demo", "--input", str(raw),
-         "--output", str(tmp_path / "submit")],
+         "--output", str(tmp_path / "submit"), *core],
         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert r2.returncode == 0, r2.stderr[-3000:]
     run = json.loads((tmp_path / "submit" / "run.json").read_text())

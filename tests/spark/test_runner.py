@@ -46,8 +46,12 @@ def planted(tmp_path_factory) -> Path:
     return root
 
 
+#: The runner's own behaviour is tested with ingest and exact dedup only; stages have their own tests.
+CORE = ["language.enabled=false", "quality.enabled=false", "tokenize.enabled=false"]
+
+
 def _cfg(*overrides):
-    return load_config("demo", list(overrides))
+    return load_config("demo", CORE + list(overrides))
 
 
 def _read(out: Path, table: str):
