@@ -88,3 +88,14 @@ def test_accounting_adds_up_for_every_file(demo_run):
     for i in m.inputs:
         assert i.records == i.curated + i.rejected + i.quarantined
     assert m.counts.curated + m.counts.rejected + m.counts.quarantined == m.counts.records
+
+
+def test_whatif_replays_the_real_run_and_answers_new_thresholds(demo_run):
+    from pipelines.whatif import run_whatif
+
+    out, m, truth = demo_run
+    same = run_whatif(out)
+    assert same["replay_matches_run"] is True
+    assert same["overall"]["estimated_kept"] == same["overall"]["run_kept"] == m.counts.curated
+    stricter = run_whatif(out, ["quality.gopher_short_doc=200"])
+    assert stricter["overall"]["estimated_kept"] < m.counts.curated
