@@ -280,7 +280,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
             path = work / f"stage-{i:02d}-{stage.name}"
             out_df.write.parquet(str(path))
             out_df = spark.read.parquet(str(path))
-        mode = getattr(stage.section, "mode", "drop")
+        mode = getattr(stage.section, "mode", "tag")  # stages without a mode only annotate
         reason = F.col(stage.reason_column)
         if mode == "drop":
             rejected_parts.append(out_df.filter(reason.isNotNull()).withColumn("drop_reason", reason))

@@ -18,8 +18,8 @@ STAGE_ORDER: list[tuple[str, Optional[str]]] = [
     ("language", "pipelines.stages.language:LanguageStage"),
     ("quality", "pipelines.stages.quality:QualityStage"),
     ("near_dedup", None),
-    ("pii", None),
-    ("bias", None),
+    ("pii", "pipelines.stages.pii:PiiStage"),
+    ("bias", "pipelines.stages.bias:BiasStage"),
 ]
 
 #: Stages driven by the runner outside STAGE_ORDER, with None when not built yet.

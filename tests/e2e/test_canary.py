@@ -1,0 +1,126 @@
+"""Canary: unique fake personal data planted in the input must not come out anywhere a reader looks.
+
+Checked: curated text, token shards (decoded), run.json, quarantine rows (prefixes, details), reports
+when present, and everything the run printed (driver and worker logs).
+Not checked, by design: rejected/ rows removed *before* the PII stage keep their text (the PII stage only
+sees text that will be kept, see docs/pii.md), and the url/metadata columns (planted only in text here).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "pipelines" / "assets" / "demo"
+
+# Unique, syntactically valid, fake values (cards pass Luhn; IBAN has a valid checksum; SSN not in
+# the invalid ranges).
+CANARIES = {
+    "EMAIL_ADDRESS": "quillon.vester.canary@example-mail.org",
+    "PHONE_NUMBER": "(212) 555-0187",
+    "CREDIT_CARD": "4539 1488 0343 6467",
+    "US_SSN": "536-22-8731",
+    "IP_ADDRESS": "198.51.100.77",
+    "IBAN_CODE": "DE89 3704 0044 0532 0130 00",
+    "PERSON": "Rupert Quillsby",
+}
+
+
+def _prose() -> list[str]:
+    texts = []
+    for line in (DEMO / "part-00000.jsonl").read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        if rec["text"].startswith(("The ", "A ", "In ", "Our ", "This ", "We ")) and len(rec["text"]) > 1500:
+            texts.append(rec["text"])
+    return texts
+
+
+def _corpus(root: Path) -> Path:
+    prose = _prose()
+    assert len(prose) >= 6
+    d = root / "canary"
+    d.mkdir()
+    lines = []
+    for i, text in enumerate(prose[:6]):
+        paras = text.split("\n\n")
+        pii = (
+            f"For questions, {CANARIES['PERSON']} can be reached by e-mail at {CANARIES['EMAIL_ADDRESS']} or by "
+            f"phone at {CANARIES['PHONE_NUMBER']}. Payments were made with the card {CANARIES['CREDIT_CARD']} and "
+            f"the refund went to the account {CANARIES['IBAN_CODE']}. The server logged the address "
+            f"{CANARIES['IP_ADDRESS']}, and the form listed the social security number {CANARIES['US_SSN']}."
+        )
+        paras.insert(len(paras) // 2, pii)
+        lines.append(json.dumps({"id": f"c{i}", "text": "\n\n".join(paras), "url": f"https://example.com/{i}"}))
+    # A malformed record full of PII: it must be quarantined with a scrubbed prefix only.
+    lines.append('{"id": "bad", "text": "' + CANARIES["EMAIL_ADDRESS"] + " " + CANARIES["PERSON"] + '"')
+    (d / "canary.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def canary_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("canary")
+    raw = _corpus(root)
+    out = root / "out"
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               PYTHONPATH=str(REPO))
+    r = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "--log-level", "DEBUG", "run", "--config", "demo", "--input", str(raw),
+         "--output", str(out), "--master", "local[2]", "--set", "quality.enabled=false",
+         "--set", "language.keep=[en]", "--set", "pii.max_density=null"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode in (0, 3), r.stderr[-3000:]
+    return out, r.stdout + r.stderr
+
+
+def _assert_clean(blob: str, where: str):
+    for kind, value in CANARIES.items():
+        assert value not in blob, f"{kind} canary found in {where}"
+        compact = value.replace(" ", "")
+        if len(compact) > 8:
+            assert compact not in blob.replace(" ", ""), f"{kind} canary (without spaces) found in {where}"
+
+
+def test_curated_text_is_scrubbed(canary_run):
+    out, _ = canary_run
+    rows = pq.read_table(out / "curated").to_pylist()
+    assert len(rows) == 6, "all six prose documents are kept"
+    blob = "\n".join(r["text"] for r in rows)
+    _assert_clean(blob, "curated text")
+    for placeholder in ("<EMAIL_ADDRESS>", "<PHONE_NUMBER>", "<CREDIT_CARD>", "<US_SSN>", "<IP_ADDRESS>",
+                        "<IBAN_CODE>", "<PERSON>"):
+        assert blob.count(placeholder) >= 6, placeholder
+    assert all(r["pii_counts"] for r in rows)
+
+
+def test_shards_decode_to_scrubbed_text(canary_run):
+    from pipelines.text.tokenize import load_tokenizer
+
+    out, _ = canary_run
+    index = json.loads((out / "shards" / "index.json").read_text())
+    tok = load_tokenizer(REPO / "pipelines" / "assets" / "tokenizers" / "demo-bpe-4k.json")
+    assert index["tokenizer_sha256"] == tok.sha256
+    decoded = []
+    for shard in index["shards"]:
+        for ids in pq.read_table(out / "shards" / shard["path"], columns=["input_ids"]).column(0).to_pylist():
+            decoded.append(tok.tokenizer.decode(ids, skip_special_tokens=True))
+    assert len(decoded) == 6
+    _assert_clean("\n".join(decoded), "decoded shards")
+
+
+def test_manifest_quarantine_reports_and_logs_are_clean(canary_run):
+    out, logs = canary_run
+    _assert_clean((out / "run.json").read_text(), "run.json")
+    q = pq.read_table(out / "quarantine").to_pylist()
+    assert [r["reason"] for r in q] == ["ingest:malformed_json"]
+    _assert_clean(json.dumps(q), "quarantine")
+    for f in (out / "report").glob("*") if (out / "report").exists() else []:
+        _assert_clean(f.read_text(encoding="utf-8", errors="replace"), f"report/{f.name}")
+    assert "pipelines.runner" in logs, "the run's logs were captured"
+    _assert_clean(logs, "the run's logs")
