@@ -52,8 +52,11 @@ class RunError(RuntimeError):
 
 @dataclass
 class RunResult:
+    """What a committed run produced. ``gates_passed`` is None when no quality gates were evaluated."""
+
     output: Path
     manifest: RunManifest
+    gates_passed: Optional[bool] = None
 
 
 def _now() -> str:
