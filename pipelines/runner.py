@@ -243,7 +243,8 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     # 1. Ingest: read every split once, write the scan, read it back.
     scan_path = work / "ingest"
     t0 = time.time()
-    scan_inputs(spark, splits, config.ingest).write.parquet(str(scan_path))
+    # Work tables are written with a fast codec: they are read once more and deleted.
+    scan_inputs(spark, splits, config.ingest).write.option("compression", "lz4").parquet(str(scan_path))
     scan = spark.read.parquet(str(scan_path))
     log.info("ingest: %d files in %d splits read in %.1fs", len(files), len(splits), time.time() - t0)
     stats_rows = [r.asDict(recursive=True) for r in scan.filter("kind = 'stats'").collect()]
@@ -281,7 +282,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
         out_df = stage.apply(kept)
         if stage.materialize:
             path = work / f"stage-{i:02d}-{stage.name}"
-            out_df.write.parquet(str(path))
+            out_df.write.option("compression", "lz4").parquet(str(path))
             out_df = spark.read.parquet(str(path))
         mode = getattr(stage.section, "mode", "tag")  # stages without a mode only annotate
         reason = F.col(stage.reason_column)

@@ -185,7 +185,7 @@ def test_decompression_bomb_ratio_cap(tmp_path):
 
 def test_decompression_bomb_size_cap_zstd(tmp_path):
     p = tmp_path / "bomb.jsonl.zst"
-    p.write_bytes(zstandard.ZstdCompressor(level=3).compress(b"\n" * (30 << 20)))
+    p.write_bytes(zstandard.ZstdCompressor(level=3).compress(b'{"id": "z", "text": "' + b"a" * (30 << 20)))
     docs, quar, _ = read_all(p, max_decompressed_bytes=4 << 20)
     assert [q["reason"] for q in quar] == ["ingest:decompression_bomb"] and not docs
 
