@@ -1,0 +1,697 @@
+"""Near-duplicate removal on Spark: MinHash signatures, LSH buckets, connected components.
+
+The plan, step by step (all intermediate tables are written under ``ctx.work_dir/near_dedup/``):
+
+1. **Signatures** (``mapInArrow``, :mod:`pipelines.text.minhash`): per document its shingle count,
+   MinHash signature and one 64-bit key per LSH band; with ``verification: exact`` also its sorted
+   shingle hash set. Documents without a shingle get no band key and are never clustered. A batch
+   that fails is retried document by document; a document that still fails is marked
+   ``near_dedup:error``.
+2. **Buckets**: band keys are exploded to ``(band, key, doc_id)`` rows (plus the index's rows that
+   share a key with this run, in incremental mode) and aggregated per ``(band, key)`` into
+   ``(minimum doc_id, size)``; no bucket's member list is ever built, so a huge bucket costs no memory.
+   Each member is linked to its bucket's minimum (star edges: ``size - 1`` edges, never all pairs).
+   Buckets larger than ``max_bucket_size`` are counted and, with ``on_huge_bucket: skip``, ignored;
+   with ``keep`` they are linked like any other (the join is streaming; AQE splits the skewed
+   partition). Buckets holding only index documents are dropped: they cannot change this run.
+3. **Verification** (optional): each candidate edge is checked against ``threshold`` with the estimated
+   Jaccard of the two signatures, or the exact Jaccard of the two hashed shingle sets (for edges to an
+   index document, whose shingles are not stored, the estimate is used).
+4. **Connected components**: alternating Large-Star / Small-Star (Kiveris et al., 2014) on DataFrames
+   until every component is a star around its smallest doc_id; each iteration's edge table is
+   persisted and every ``checkpoint_interval`` iterations it is *reliably* checkpointed (lineage cut)
+   to ``ctx.work_dir/near_dedup/checkpoints`` (``SparkContext.setCheckpointDir``; on a cluster the
+   work dir must be on a shared filesystem).
+5. **Survivors**: the cluster id is the smallest doc_id of the component (deterministic whatever the
+   input order or partitioning). The survivor follows ``survivor`` (see the config section). A
+   cluster that contains an index document keeps none of this run's members. Giant clusters fail the
+   run or are flagged (kept whole), per ``on_giant_cluster``.
+
+Columns added: ``dup_cluster_id`` (string; the doc's own id when it is in no cluster),
+``dup_cluster_size`` (int; this run's documents in the cluster, 1 for singletons),
+``dup_giant_cluster`` (bool), ``near_dedup_reason`` (``near_dedup:duplicate`` for non-survivors).
+
+Side outputs in ``ctx.side_output_dir("near_dedup")``: ``cluster_stats.json`` (clusters by size, the
+largest clusters with their source mix) and, in incremental mode, ``index_delta/`` written by
+:meth:`NearDedupStage.finalize` (see :mod:`pipelines.stages.near_dedup_index`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from .base import RunContext, Stage, StageConfigError
+from . import near_dedup_index as dedup_index
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_REASON = "near_dedup:duplicate"
+ERROR_REASON = "near_dedup:error"
+
+
+class GiantClusterError(RuntimeError):
+    """A cluster holds more documents than the giant-cluster guard allows."""
+
+
+def _signature_udf(kind: str, ngram: int, num_perm: int, seed: int, bands: int, rows: int, with_shingles: bool):
+    """The mapInArrow function: Arrow batches of (doc_id, source, n_chars, priority, text) -> signatures."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import numpy as np
+        import pyarrow as pa
+
+        from pipelines.text import minhash as mh
+
+        def compute(texts: list) -> tuple:
+            sb = mh.signatures(texts, kind, ngram, num_perm, seed)
+            keys = mh.band_keys(sb.signatures, bands, rows)
+            sets: Optional[list] = None
+            if with_shingles:
+                order = np.lexsort((sb.hashes, sb.owner))
+                h, o = sb.hashes[order], sb.owner[order]
+                keep = np.ones(len(h), dtype=bool)
+                keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
+                h, o = h[keep], o[keep]
+                bounds = np.searchsorted(o, np.arange(len(texts) + 1))
+                sets = [h[bounds[i] : bounds[i + 1]].astype("<u4").tobytes() for i in range(len(texts))]
+            return sb.signatures, sb.n_shingles, keys, sets
+
+        for batch in batches:
+            texts = batch.column("text").to_pylist()
+            n = len(texts)
+            try:
+                sig, n_sh, keys, sets = compute(texts)
+                failed = np.zeros(n, dtype=bool)
+            except Exception:  # retry one by one so that one bad document does not fail the batch
+                sig = np.full((n, num_perm), mh.EMPTY_HASH_VALUE, dtype=np.uint32)
+                n_sh = np.zeros(n, dtype=np.int64)
+                keys = np.zeros((n, bands), dtype=np.int64)
+                sets = [b""] * n if with_shingles else None
+                failed = np.zeros(n, dtype=bool)
+                for i, t in enumerate(texts):
+                    try:
+                        s1, c1, k1, z1 = compute([t])
+                        sig[i], n_sh[i], keys[i] = s1[0], c1[0], k1[0]
+                        if with_shingles:
+                            sets[i] = z1[0]
+                    except Exception:
+                        failed[i] = True
+            n_sh = np.where(failed, -1, n_sh).astype(np.int32)
+            has = n_sh > 0
+            offsets = np.zeros(n + 1, dtype=np.int32)
+            offsets[1:] = np.cumsum(np.where(has, bands, 0))
+            key_values = pa.array(keys[has].ravel(), type=pa.int64())
+            band_list = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), key_values, mask=pa.array(~has))
+            sig_bytes = sig.astype("<u4", copy=False)
+            columns = {
+                "doc_id": batch.column("doc_id"),
+                "source": batch.column("source"),
+                "n_chars": batch.column("n_chars"),
+                "priority": batch.column("priority"),
+                "n_shingles": pa.array(n_sh, type=pa.int32()),
+                "band_keys": band_list,
+                "signature": pa.array([sig_bytes[i].tobytes() for i in range(n)], type=pa.binary()),
+                "shingles": pa.array(sets if with_shingles else [None] * n, type=pa.binary()),
+            }
+            yield pa.RecordBatch.from_pydict(columns)
+
+    return run
+
+
+_SIGNATURE_SCHEMA = (
+    "doc_id string, source string, n_chars bigint, priority double, n_shingles int, "
+    "band_keys array<bigint>, signature binary, shingles binary"
+)
+
+
+def _verify_udf(threshold: float, exact: bool):
+    """mapInArrow: candidate edges with both ends' signatures (and shingle sets) -> edges + similarity."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import numpy as np
+        import pyarrow as pa
+
+        from pipelines.text import minhash as mh
+
+        for batch in batches:
+            n = batch.num_rows
+            sa = batch.column("sig_src").to_pylist()
+            sb = batch.column("sig_dst").to_pylist()
+            za = batch.column("sh_src").to_pylist()
+            zb = batch.column("sh_dst").to_pylist()
+            sim = np.zeros(n, dtype=np.float64)
+            for i in range(n):
+                if exact and za[i] is not None and zb[i] is not None:
+                    sim[i] = mh.exact_jaccard_hashed(
+                        np.frombuffer(za[i], dtype="<u4"), np.frombuffer(zb[i], dtype="<u4")
+                    )
+                elif sa[i] is not None and sb[i] is not None:
+                    sim[i] = float(
+                        mh.estimated_jaccard(np.frombuffer(sa[i], dtype="<u4"), np.frombuffer(sb[i], dtype="<u4"))
+                    )
+            yield pa.RecordBatch.from_pydict(
+                {
+                    "src": batch.column("src"),
+                    "dst": batch.column("dst"),
+                    "similarity": pa.array(sim, type=pa.float64()),
+                    "passed": pa.array(sim >= threshold, type=pa.bool_()),
+                }
+            )
+
+    return run
+
+
+def _is_star_forest(e: Any) -> bool:
+    """True when oriented edges (src > dst) form stars: one parent per node, and parents are roots.
+
+    One job: looks for any node with two parents, or any parent that has a parent itself.
+    """
+    from pyspark.sql import functions as F
+
+    violations = (
+        e.groupBy("src").count().where(F.col("count") > 1).select(F.lit(1).alias("v"))
+        .unionByName(
+            e.join(e.select(F.col("src").alias("dst")).distinct(), "dst", "left_semi").select(F.lit(2).alias("v"))
+        )
+        .limit(1)
+        .count()
+    )
+    return violations == 0
+
+
+def connected_components(
+    edges: Any,
+    checkpoint_interval: int = 3,
+    max_iterations: int = 100,
+    checkpoint_dir: Optional[str] = None,
+    output_path: Optional[str] = None,
+) -> tuple[Any, int]:
+    """Connected components of an undirected graph with alternating Large-Star / Small-Star.
+
+    Args:
+        edges: DataFrame with string columns ``src`` and ``dst`` (any orientation, self loops ignored).
+        checkpoint_interval: reliable checkpoint of the edge table every this many iterations.
+        max_iterations: fail when not converged after this many Large-Star + Small-Star rounds.
+        checkpoint_dir: directory for ``SparkContext.setCheckpointDir`` (required to checkpoint).
+        output_path: when given, the labels are written there as Parquet (and the cached edge tables
+            released); otherwise the last edge table stays cached behind the returned labels.
+
+    Returns:
+        ``(labels, iterations)``: labels is a DataFrame ``(node, root)`` for every node with an edge,
+        ``root`` being the smallest node of its component.
+
+    Raises:
+        RuntimeError: not converged within ``max_iterations`` (raise it, or look for a bug upstream).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    spark = edges.sparkSession
+    if checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(checkpoint_dir)
+    # Oriented edges: src > dst.
+    e = (
+        edges.where(F.col("src") != F.col("dst"))
+        .select(F.greatest("src", "dst").alias("src"), F.least("src", "dst").alias("dst"))
+        .distinct()
+    )
+    e = e.persist(StorageLevel.MEMORY_AND_DISK)
+    held = [e]
+    iterations = 0
+    # LSH star edges often form stars already (small clusters whose buckets share one minimum).
+    converged = _is_star_forest(e)
+    while not converged:
+        if iterations >= max_iterations:
+            for d in held:
+                d.unpersist()
+            raise RuntimeError(
+                f"near_dedup connected components did not converge in {max_iterations} iterations; raise "
+                "near_dedup.max_iterations (the graph may have an unusually long chain)"
+            )
+        iterations += 1
+        # Large-Star: every edge (v > u) becomes (v, m(u)), m(u) = min of u and its smaller neighbours.
+        m = e.groupBy("src").agg(F.min("dst").alias("m")).withColumnRenamed("src", "node")
+        large = (
+            e.join(m, e["dst"] == m["node"], "left")
+            .select(e["src"].alias("src"), F.coalesce(m["m"], e["dst"]).alias("dst"))
+            .distinct()
+        )
+        # Small-Star: every node v and its smaller neighbours are linked to the smallest of them.
+        m2 = large.groupBy("src").agg(F.min("dst").alias("m"))
+        joined = large.join(m2, "src")
+        small = (
+            joined.select("src", F.col("m").alias("dst"))
+            .unionByName(
+                joined.where(F.col("dst") != F.col("m")).select(F.col("dst").alias("src"), F.col("m").alias("dst"))
+            )
+            .distinct()
+        )
+        small = small.persist(StorageLevel.MEMORY_AND_DISK)
+        if checkpoint_dir and iterations % checkpoint_interval == 0:
+            small = small.checkpoint(eager=True)
+        converged = _is_star_forest(small)
+        for d in held:
+            d.unpersist()
+        held = [small]
+        e = small
+    labels = (
+        e.select(F.col("src").alias("node"), F.col("dst").alias("root"))
+        .unionByName(e.select(F.col("dst").alias("node"), F.col("dst").alias("root")))
+        .distinct()
+    )
+    if output_path:
+        labels.write.mode("overwrite").parquet(output_path)
+        for d in held:
+            d.unpersist()
+        labels = spark.read.parquet(output_path)
+    log.info("near_dedup: connected components converged in %d iterations", iterations)
+    return labels, iterations
+
+
+class NearDedupStage(Stage):
+    """MinHash + LSH + connected components near-duplicate removal (see the module docstring)."""
+
+    name = "near_dedup"
+
+    def __init__(self, section: Any, ctx: RunContext) -> None:
+        super().__init__(section, ctx)
+        self.bands, self.rows = section.lsh_params()
+        self.params = dedup_index.signature_params(section)
+        self.work = Path(ctx.work_dir) / "near_dedup"
+        self._signatures_path: Optional[Path] = None
+        self._index_versions: list[Path] = []
+
+    # ------------------------------------------------------------------ driver-side checks
+    def prepare(self) -> None:
+        """Check the LSH parameters and, in incremental mode, that the index matches them."""
+        s = self.section
+        if self.bands * self.rows > s.num_perm:  # pragma: no cover - the config validates this
+            raise StageConfigError("near_dedup.bands * near_dedup.rows must not exceed near_dedup.num_perm")
+        if s.index_path:
+            manifest = dedup_index.read_manifest(s.index_path)
+            if manifest:
+                dedup_index.check_compatible(manifest, self.params, s.index_path)
+            self._index_versions = dedup_index.committed_versions(s.index_path)
+
+    # ------------------------------------------------------------------ the stage
+    def apply(self, df: Any) -> Any:
+        """Add dup_cluster_id, dup_cluster_size, dup_giant_cluster and near_dedup_reason (same rows)."""
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        s, ctx, spark = self.section, self.ctx, self.ctx.spark
+        timings: dict[str, float] = {}
+        clock = [time.perf_counter()]
+
+        def lap(phase: str) -> None:
+            now = time.perf_counter()
+            timings[phase] = round(now - clock[0], 3)
+            clock[0] = now
+
+        if s.index_path and not self._index_versions:
+            self.prepare()
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        self.work.mkdir(parents=True, exist_ok=True)
+
+        priority = self._priority_column(df, T)
+        n_chars = F.col("n_chars") if "n_chars" in df.columns else F.length("text").cast("long")
+        source = F.col("source") if "source" in df.columns else F.lit(None).cast("string")
+        inputs = df.select(
+            F.col("doc_id"),
+            source.alias("source"),
+            n_chars.cast("long").alias("n_chars"),
+            priority.cast("double").alias("priority"),
+            F.col("text"),
+        )
+        udf = _signature_udf(
+            s.shingle, s.ngram, s.num_perm, s.seed, self.bands, self.rows, s.verification == "exact"
+        )
+        sig_path = self.work / "signatures"
+        inputs.mapInArrow(udf, _SIGNATURE_SCHEMA).write.mode("overwrite").parquet(str(sig_path))
+        self._signatures_path = sig_path
+        sig = spark.read.parquet(str(sig_path))
+
+        lap("signatures")
+        totals = sig.agg(
+            F.count("*").alias("docs"),
+            F.sum(F.when(F.col("n_shingles") > 0, 1).otherwise(0)).alias("with_shingles"),
+            F.sum(F.when(F.col("n_shingles") < 0, 1).otherwise(0)).alias("errors"),
+        ).first()
+        n_docs = int(totals["docs"])
+        info: dict[str, Any] = {
+            "documents": n_docs,
+            "documents_with_shingles": int(totals["with_shingles"] or 0),
+            "documents_without_shingles": n_docs - int(totals["with_shingles"] or 0) - int(totals["errors"] or 0),
+            "errors": int(totals["errors"] or 0),
+            "params": {**self.params, "threshold": s.threshold, "verification": s.verification, "survivor": s.survivor},
+        }
+
+        # ---- buckets and star edges
+        run_keys = sig.where(F.col("n_shingles") > 0).select(
+            "doc_id", F.posexplode("band_keys").alias("band", "key")
+        ).withColumn("is_index", F.lit(False))
+        keys = run_keys
+        index_docs = None
+        if self._index_versions:
+            idx = None
+            for v in self._index_versions:
+                part = spark.read.parquet(str(v / "keys")).select("doc_id", F.col("band").cast("int").alias("band"), "key")
+                idx = part if idx is None else idx.unionByName(part)
+            idx = idx.join(run_keys.select("band", "key").distinct(), ["band", "key"], "left_semi")
+            keys = run_keys.unionByName(idx.withColumn("is_index", F.lit(True)).select(*run_keys.columns))
+            docs = None
+            for v in self._index_versions:
+                part = spark.read.parquet(str(v / "docs")).select("doc_id", "signature")
+                docs = part if docs is None else docs.unionByName(part)
+            index_docs = docs
+        if index_docs is not None:  # the index side is read once, not once per use
+            keys_path = self.work / "keys"
+            keys.write.mode("overwrite").parquet(str(keys_path))
+            keys = spark.read.parquet(str(keys_path))
+
+        lap("totals")
+        buckets = (
+            keys.groupBy("band", "key")
+            .agg(
+                F.min("doc_id").alias("root"),
+                F.count("*").alias("size"),
+                F.sum(F.when(~F.col("is_index"), 1).otherwise(0)).alias("run_members"),
+            )
+            .where((F.col("size") > 1) & (F.col("run_members") > 0))
+        )
+        buckets_path = self.work / "buckets"
+        buckets.write.mode("overwrite").parquet(str(buckets_path))
+        buckets = spark.read.parquet(str(buckets_path))
+        bstats = buckets.agg(
+            F.count("*").alias("n"),
+            F.sum(F.when(F.col("size") > s.max_bucket_size, 1).otherwise(0)).alias("huge"),
+            F.max("size").alias("largest"),
+        ).first()
+        info["candidate_buckets"] = int(bstats["n"])
+        info["huge_buckets"] = int(bstats["huge"] or 0)
+        info["largest_bucket"] = int(bstats["largest"] or 0)
+        if info["huge_buckets"]:
+            log.warning(
+                "near_dedup: %d buckets have more than %d members (largest %d); on_huge_bucket=%s",
+                info["huge_buckets"], s.max_bucket_size, info["largest_bucket"], s.on_huge_bucket,
+            )
+        if s.on_huge_bucket == "skip":
+            buckets = buckets.where(F.col("size") <= s.max_bucket_size)
+        lap("buckets")
+        edges = (
+            keys.join(buckets.select("band", "key", "root"), ["band", "key"])
+            .where(F.col("doc_id") != F.col("root"))
+            .select(F.col("doc_id").alias("src"), F.col("root").alias("dst"))
+            .distinct()
+        )
+        edges_path = self.work / "edges"
+        edges.write.mode("overwrite").parquet(str(edges_path))
+        edges = spark.read.parquet(str(edges_path))
+        info["candidate_edges"] = edges.count()
+
+        # ---- optional verification
+        n_edges = info["candidate_edges"]
+        if s.verification != "none" and n_edges:
+            edges = self._verify(edges, sig, index_docs, F)
+            n_edges = info["verified_edges"] = edges.count()
+        lap("edges")
+        # ---- connected components
+        if n_edges:
+            labels, iterations = connected_components(
+                edges,
+                checkpoint_interval=s.checkpoint_interval,
+                max_iterations=s.max_iterations,
+                checkpoint_dir=str(self.work / "checkpoints"),
+                output_path=str(self.work / "labels"),
+            )
+        else:
+            labels, iterations = spark.createDataFrame([], "node string, root string"), 0
+        info["cc_iterations"] = iterations
+
+        lap("components")
+        # ---- clusters, survivors, guard
+        if index_docs is not None:
+            index_ids = keys.where(F.col("is_index")).select(F.col("doc_id").alias("node")).distinct().withColumn("in_index", F.lit(True))
+        else:
+            index_ids = spark.createDataFrame([], "node string, in_index boolean")
+        run_info = sig.select(
+            F.col("doc_id").alias("node"), "source", "n_chars", "priority", F.lit(True).alias("in_run")
+        )
+        members = (
+            labels.join(run_info, "node", "left")
+            .join(index_ids, "node", "left")
+            .select(
+                "node", "root", "source", "n_chars", "priority",
+                F.coalesce("in_run", F.lit(False)).alias("in_run"),
+                F.coalesce("in_index", F.lit(False)).alias("in_index"),
+            )
+        )
+        members_path = self.work / "members"
+        members.write.mode("overwrite").parquet(str(members_path))
+        members = spark.read.parquet(str(members_path))
+        order = self._survivor_order(F)
+        lap("members")
+        clusters = members.groupBy("root").agg(
+            F.sum(F.col("in_run").cast("int")).alias("size"),
+            F.sum(F.col("in_index").cast("int")).alias("index_members"),
+            F.min(F.when(F.col("in_run"), F.struct(*order, F.col("node").alias("id")))).alias("best"),
+        ).select("root", "size", "index_members", F.col("best.id").alias("survivor"))
+        giant_limit = max(s.giant_cluster_share * n_docs, float(s.giant_cluster_min_size))
+        clusters = clusters.withColumn("giant", F.col("size") > F.lit(giant_limit))
+        clusters_path = self.work / "clusters"
+        clusters.write.mode("overwrite").parquet(str(clusters_path))
+        clusters = spark.read.parquet(str(clusters_path))
+
+        # One small aggregation gives the size histogram, the duplicate count and the guard's input.
+        groups = (
+            clusters.groupBy("size", (F.col("index_members") > 0).alias("with_index"), "giant")
+            .agg(F.count("*").alias("clusters"))
+            .collect()
+        )
+        giant_groups = [g for g in groups if g["giant"]]
+        info["giant_cluster_limit"] = giant_limit
+        info["giant_clusters"] = sum(int(g["clusters"]) for g in giant_groups)
+        if giant_groups and s.on_giant_cluster == "fail":
+            sizes = ", ".join(str(g["size"]) for g in sorted(giant_groups, key=lambda g: -g["size"])[:10])
+            raise GiantClusterError(
+                f"near_dedup: {info['giant_clusters']} cluster(s) exceed the giant-cluster guard of "
+                f"{giant_limit:.0f} documents (sizes: {sizes}); this usually means boilerplate or a too "
+                "permissive configuration: raise near_dedup.threshold or near_dedup.ngram, set "
+                "near_dedup.verification: exact, or set near_dedup.on_giant_cluster: flag to keep those "
+                "clusters and flag them (near_dedup.giant_cluster_share raises the guard)"
+            )
+        self._summarize(groups, info)
+
+        lap("clusters")
+        per_doc = (
+            members.where("in_run")
+            .join(clusters, "root")
+            .select(
+                F.col("node").alias("doc_id"),
+                F.col("root").alias("_cluster_id"),
+                F.col("size").cast("int").alias("_cluster_size"),
+                F.col("giant").alias("_giant"),
+                (~F.col("giant") & ((F.col("index_members") > 0) | (F.col("node") != F.col("survivor")))).alias("_dup"),
+            )
+        )
+        errors = sig.where(F.col("n_shingles") < 0).select(
+            "doc_id",
+            F.lit(None).cast("string").alias("_cluster_id"),
+            F.lit(None).cast("int").alias("_cluster_size"),
+            F.lit(False).alias("_giant"),
+            F.lit(False).alias("_dup"),
+        )
+        result_path = self.work / "result"
+        per_doc.unionByName(errors).withColumn("_error", F.col("_cluster_id").isNull()).write.mode(
+            "overwrite"
+        ).parquet(str(result_path))
+        result = spark.read.parquet(str(result_path))
+
+        lap("result")
+        self._write_stats(clusters, members, info, F)
+        lap("statistics")
+        info["timings_s"] = timings
+        ctx.stage_info[self.name] = info
+        log.info(
+            "near_dedup: %d documents, %d clusters, %d duplicates, %d iterations",
+            n_docs, info["clusters"], info["duplicates"], iterations,
+        )
+
+        out = df.join(result, "doc_id", "left")
+        return out.select(
+            *[F.col(c) for c in df.columns],
+            F.coalesce(F.col("_cluster_id"), F.col("doc_id")).alias("dup_cluster_id"),
+            F.coalesce(F.col("_cluster_size"), F.lit(1)).cast("int").alias("dup_cluster_size"),
+            F.coalesce(F.col("_giant"), F.lit(False)).alias("dup_giant_cluster"),
+            F.when(F.coalesce(F.col("_error"), F.lit(False)), F.lit(ERROR_REASON))
+            .when(F.coalesce(F.col("_dup"), F.lit(False)), F.lit(DUPLICATE_REASON))
+            .otherwise(F.lit(None).cast("string"))
+            .alias(self.reason_column),
+        )
+
+    # ------------------------------------------------------------------ incremental index
+    def finalize(self, kept: Any) -> None:
+        """Write the index delta (band keys + signatures of the kept documents) into the staging output.
+
+        Only in incremental mode (``near_dedup.index_path``). The delta moves with the output; the
+        runner publishes it with :func:`pipelines.stages.near_dedup_index.commit_index` after the commit.
+        """
+        from pyspark.sql import functions as F
+
+        s, spark = self.section, self.ctx.spark
+        if not s.index_path:
+            return
+        if self._signatures_path is None:
+            raise StageConfigError("near_dedup.finalize() called before apply(); call apply() on the run's documents first")
+        delta = self.ctx.side_output_dir(self.name) / dedup_index.DELTA_DIRNAME
+        if delta.exists():
+            shutil.rmtree(delta)
+        sig = spark.read.parquet(str(self._signatures_path)).where(F.col("n_shingles") > 0)
+        docs = sig.join(kept.select("doc_id").distinct(), "doc_id", "left_semi")
+        if self._index_versions:
+            known = None
+            for v in self._index_versions:
+                part = spark.read.parquet(str(v / "docs")).select("doc_id")
+                known = part if known is None else known.unionByName(part)
+            docs = docs.join(known, "doc_id", "left_anti")
+        docs_path = self.work / "delta_docs"
+        docs.select("doc_id", "signature", "band_keys").write.mode("overwrite").parquet(str(docs_path))
+        docs = spark.read.parquet(str(docs_path))
+        docs.select("doc_id", "signature").repartition(max(1, self.ctx.num_partitions), "doc_id").sortWithinPartitions(
+            "doc_id"
+        ).write.parquet(str(delta / "docs"))
+        (
+            docs.select("doc_id", F.posexplode("band_keys").alias("band", "key"))
+            .repartition(self.bands, "band")
+            .sortWithinPartitions("band", "key", "doc_id")
+            .write.partitionBy("band")
+            .parquet(str(delta / "keys"))
+        )
+        written = spark.read.parquet(str(delta / "docs")).count()
+        n_keys = spark.read.parquet(str(delta / "keys")).count()
+        dedup_index.write_delta_manifest(delta, self.ctx.run_id, self.params, written, n_keys)
+        self.ctx.stage_info.setdefault(self.name, {})["index_delta"] = {
+            "documents": written,
+            "keys": n_keys,
+            "index_path": s.index_path,
+        }
+        log.info("near_dedup: index delta of %d documents staged", written)
+
+    # ------------------------------------------------------------------ helpers
+    def _priority_column(self, df: Any, T: Any) -> Any:
+        from pyspark.sql import functions as F
+
+        rule = self.section.survivor
+        if rule in ("lowest_doc_id", "longest"):
+            return F.lit(None).cast("double")
+        fields = {f.name: f.dataType for f in df.schema.fields}
+        numeric = sorted(n for n, t in fields.items() if isinstance(t, T.NumericType))
+        if rule not in fields:
+            raise StageConfigError(
+                f"near_dedup.survivor names column {rule!r}, which the documents do not have at the near_dedup "
+                f"stage; use lowest_doc_id, longest or one of the numeric columns: {', '.join(numeric) or '(none)'}"
+            )
+        if not isinstance(fields[rule], T.NumericType):
+            raise StageConfigError(
+                f"near_dedup.survivor column {rule!r} is not numeric; use one of: {', '.join(numeric) or '(none)'}"
+            )
+        return F.col(rule)
+
+    def _survivor_order(self, F: Any) -> list:
+        """Struct fields whose minimum is the survivor (the member's own id is appended last)."""
+        s = self.section
+        if s.survivor == "lowest_doc_id":
+            return []
+        if s.survivor == "longest":
+            return [(-F.col("n_chars")).alias("k1")]
+        value = -F.col("priority") if s.survivor_order == "desc" else F.col("priority")
+        # Missing values lose: (isnull, value) sorts non-null first.
+        return [F.col("priority").isNull().alias("k0"), value.alias("k1")]
+
+    def _verify(self, edges: Any, sig: Any, index_docs: Any, F: Any) -> Any:
+        s = self.section
+        ends = sig.select("doc_id", "signature", "shingles")
+        if index_docs is not None:
+            ends = ends.unionByName(
+                index_docs.join(sig.select("doc_id"), "doc_id", "left_anti").withColumn(
+                    "shingles", F.lit(None).cast("binary")
+                )
+            )
+        a = ends.select(F.col("doc_id").alias("src"), F.col("signature").alias("sig_src"), F.col("shingles").alias("sh_src"))
+        b = ends.select(F.col("doc_id").alias("dst"), F.col("signature").alias("sig_dst"), F.col("shingles").alias("sh_dst"))
+        joined = edges.join(a, "src", "left").join(b, "dst", "left").select("src", "dst", "sig_src", "sig_dst", "sh_src", "sh_dst")
+        checked = joined.mapInArrow(
+            _verify_udf(s.threshold, s.verification == "exact"),
+            "src string, dst string, similarity double, passed boolean",
+        )
+        path = self.work / "verified_edges"
+        checked.write.mode("overwrite").parquet(str(path))
+        return self.ctx.spark.read.parquet(str(path)).where("passed").select("src", "dst")
+
+    @staticmethod
+    def _summarize(groups: list, info: dict) -> None:
+        """Cluster counts from the (size, with_index, giant) -> clusters histogram."""
+        by_size: dict[int, int] = {}
+        duplicates = giant_docs = with_index = 0
+        for g in groups:
+            size, n = int(g["size"]), int(g["clusters"])
+            if g["giant"]:
+                giant_docs += size * n
+            elif g["with_index"]:
+                duplicates += size * n  # the kept copy is in an earlier run
+            else:
+                duplicates += (size - 1) * n
+            if size > 1 or g["with_index"]:
+                by_size[size] = by_size.get(size, 0) + n
+                with_index += n if g["with_index"] else 0
+        info["clusters_by_size"] = [
+            {"size": k, "clusters": v, "documents": k * v} for k, v in sorted(by_size.items())
+        ]
+        info["clusters"] = sum(by_size.values())
+        info["documents_in_clusters"] = sum(k * v for k, v in by_size.items())
+        info["duplicates"] = duplicates
+        info["giant_cluster_documents"] = giant_docs
+        info["clusters_with_index_documents"] = with_index
+        info["largest_cluster"] = max(by_size, default=1)
+
+    def _write_stats(self, clusters: Any, members: Any, info: dict, F: Any) -> None:
+        s = self.section
+        multi = clusters.where(F.col("size") + F.col("index_members") > 1)
+        top = multi.orderBy(F.desc("size"), "root").limit(s.stats_top_clusters).collect() if s.stats_top_clusters else []
+        mix: dict[str, dict[str, int]] = {}
+        if top:
+            roots = [r["root"] for r in top]
+            for r in (
+                members.where(F.col("in_run") & F.col("root").isin(roots)).groupBy("root", "source").count().collect()
+            ):
+                mix.setdefault(r["root"], {})[r["source"] if r["source"] is not None else "(none)"] = int(r["count"])
+        largest = [
+            {
+                "cluster_id": r["root"],
+                "size": int(r["size"]),
+                "index_members": int(r["index_members"]),
+                "survivor": None if (r["index_members"] or r["giant"]) else r["survivor"],
+                "giant": bool(r["giant"]),
+                "sources": dict(sorted(mix.get(r["root"], {}).items())),
+            }
+            for r in top
+        ]
+        stats = {
+            "stage": self.name,
+            "documents": info["documents"],
+            "duplicates": info["duplicates"],
+            "clusters": info["clusters"],
+            "clusters_by_size": info["clusters_by_size"],
+            "largest_clusters": largest,
+            "params": info["params"],
+        }
+        path = self.ctx.side_output_dir(self.name) / "cluster_stats.json"
+        path.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+__all__ = ["DUPLICATE_REASON", "ERROR_REASON", "GiantClusterError", "NearDedupStage", "connected_components"]

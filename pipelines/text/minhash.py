@@ -1,0 +1,445 @@
+"""MinHash signatures and LSH band keys, vectorized with numpy (no pyspark here).
+
+The pieces, and the contract each one keeps:
+
+Normalization (:func:`normalize_for_shingles`)
+    Unicode NFKC, then ``str.casefold()``, then every run of characters that are not letters, marks or
+    digits (punctuation, symbols, whitespace, control characters, ``_``) becomes one space, and the
+    result is stripped. "Hello,  World!" and "hello world" shingle identically.
+
+Shingles
+    ``word``: n consecutive words of the normalized text (a document with fewer than n words has no
+    shingle); ``char``: n consecutive code points of the normalized text, spaces included (for scripts
+    without spaces). Either way a shingle is a substring of the normalized text: for words it is
+    ``"w1 w2 ... wn"`` exactly, because normalization leaves single spaces between words.
+
+Shingle hashing, scheme version 1 (:data:`SHINGLE_HASH_VERSION`; persisted indexes depend on it, so
+it never changes silently: a change is a new version)
+    For the code points ``c_0 .. c_{L-1}`` of the shingle string,
+    ``p = sum_k (c_k + 1) * B**k  mod 2**64`` with ``B = 0x9E3779B97F4A7C15``, then
+    ``h64 = fmix64(p ^ (L * 0xC2B2AE3D27D4EB4F mod 2**64))`` (the MurmurHash3 64-bit finalizer), and the
+    shingle hash is the upper 32 bits, ``h64 >> 32``. :func:`shingle_hash_reference` is the plain
+    Python definition; the vectorized code computes the polynomial for every shingle of a batch at once
+    from prefix sums (``p(s, e) = (P[e] - P[s]) * B**-s mod 2**64``; B is odd so it is invertible).
+
+Signatures (:func:`signatures`)
+    datasketch's ``affine32`` scheme (its default since 2.0): for the shingle hashes ``h`` (32-bit),
+    ``sig[k] = min over shingles of (a_k * fmix32(h) + b_k) mod 2**32``, with ``a_k, b_k`` drawn from
+    ``numpy.random.RandomState(seed)`` exactly as datasketch draws them. For the same shingle hashes,
+    seed and num_perm the result equals
+    ``datasketch.MinHash(num_perm, seed, hashfunc=lambda h: h).update_batch(hashes)`` bit for bit, so
+    datasketch's LSH theory and parameters apply unchanged. Documents without a shingle keep the empty
+    signature (all ``2**32 - 1``) and are flagged by ``n_shingles == 0``.
+
+Band keys (:func:`band_keys`)
+    Band ``j`` covers signature values ``[j*r, (j+1)*r)``. Its key is a 64-bit hash of those ``r``
+    values (chained fmix64), stored as int64. Two documents share a key exactly when datasketch's
+    ``MinHashLSH`` would put them in the same bucket of that band, up to 64-bit hash collisions
+    (probability about ``n**2 / 2**65`` per band for ``n`` documents, negligible below billions).
+
+LSH parameters (:func:`optimal_param`)
+    datasketch's ``_optimal_param`` search (minimize the weighted false positive and false negative
+    probability areas), with the integrals computed exactly by Gauss-Legendre quadrature: the
+    integrands are polynomials of degree ``b*r <= num_perm``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Literal, Optional, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SHINGLE_HASH_VERSION = 1
+#: datasketch permutation scheme these signatures match.
+PERMUTATION_SCHEME = "affine32"
+
+ShingleKind = Literal["word", "char"]
+
+_B = 0x9E3779B97F4A7C15
+_B_INV = pow(_B, -1, 1 << 64)
+_LEN_MUL = 0xC2B2AE3D27D4EB4F
+_MASK64 = (1 << 64) - 1
+EMPTY_HASH_VALUE = np.uint32(0xFFFFFFFF)
+
+_U64 = np.uint64
+_U32 = np.uint32
+
+# Letters, marks and digits survive; everything else (incl. "_") separates words.
+_SEPARATORS = re.compile(r"[\W_]+", re.UNICODE)
+
+# Cells of the (num_perm x shingles) uint32 matrix computed at once: 8 MiB whatever the document sizes.
+_CHUNK_CELLS = 1 << 21
+# Code points per vectorized hashing pass: the uint64 work arrays (2 MiB each) stay in cache.
+_MAX_BATCH_CODEPOINTS = 1 << 18
+
+
+# ASCII fast path of the same rule: ASCII is NFKC-invariant and casefold() == lower() there; letters
+# and digits stay (upper case folded), every other byte separates words.
+_ASCII_TABLE = bytes(
+    (c + 32 if 65 <= c <= 90 else c) if (chr(c).isascii() and chr(c).isalnum()) else 32 for c in range(256)
+)
+
+
+def normalize_for_shingles(text: str) -> str:
+    """Normalize a text before shingling (see the module docstring for the exact rule).
+
+    Args:
+        text: any string.
+
+    Returns:
+        The NFKC-normalized, case-folded text with every run of non-alphanumeric characters replaced by
+        one space, stripped.
+    """
+    if text.isascii():
+        return b" ".join(text.encode("ascii").translate(_ASCII_TABLE).split()).decode("ascii")
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _SEPARATORS.sub(" ", folded).strip()
+
+
+def shingle_strings(text: str, kind: ShingleKind = "word", ngram: int = 5) -> list[str]:
+    """The shingles of ``text`` as strings (reference implementation; slow, for tests and checks)."""
+    norm = normalize_for_shingles(text)
+    if kind == "word":
+        words = norm.split(" ") if norm else []
+        return [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
+    if kind == "char":
+        return [norm[i : i + ngram] for i in range(len(norm) - ngram + 1)]
+    raise ValueError(f"unknown shingle kind {kind!r}; use 'word' or 'char'")
+
+
+def _fmix64_int(x: int) -> int:
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & _MASK64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & _MASK64
+    return x ^ (x >> 33)
+
+
+def shingle_hash_reference(shingle: str) -> int:
+    """The 32-bit hash of one shingle string, in plain Python (the definition of scheme version 1)."""
+    p = 0
+    power = 1
+    for ch in shingle:
+        p = (p + (ord(ch) + 1) * power) & _MASK64
+        power = (power * _B) & _MASK64
+    return _fmix64_int(p ^ ((len(shingle) * _LEN_MUL) & _MASK64)) >> 32
+
+
+def true_jaccard(a: str, b: str, kind: ShingleKind = "word", ngram: int = 5) -> float:
+    """Exact Jaccard similarity of the shingle *string* sets of two texts (no hashing).
+
+    Two texts without any shingle have similarity 0.0 (they are never clustered).
+    """
+    sa, sb = set(shingle_strings(a, kind, ngram)), set(shingle_strings(b, kind, ngram))
+    union = len(sa | sb)
+    return len(sa & sb) / union if union else 0.0
+
+
+def _fmix64(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> _U64(33))
+    x = x * _U64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> _U64(33))
+    x = x * _U64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> _U64(33))
+
+
+def _fmix32(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> _U32(16))
+    x = x * _U32(0x85EBCA6B)
+    x = x ^ (x >> _U32(13))
+    x = x * _U32(0xC2B2AE35)
+    return x ^ (x >> _U32(16))
+
+
+class _PowerTable:
+    """B**k and B**-k mod 2**64 for k < capacity, grown by doubling (one per Python worker)."""
+
+    def __init__(self) -> None:
+        self.pow = np.ones(1, dtype=_U64)
+        self.inv = np.ones(1, dtype=_U64)
+
+    def ensure(self, n: int) -> None:
+        if n <= len(self.pow):
+            return
+        cap = max(n, 2 * len(self.pow), 1024)
+        with np.errstate(over="ignore"):
+            base = np.full(cap, _B, dtype=_U64)
+            base[0] = 1
+            self.pow = np.cumprod(base, dtype=_U64)
+            base[1:] = _B_INV
+            self.inv = np.cumprod(base, dtype=_U64)
+
+
+_POWERS = _PowerTable()
+
+
+def _hash_spans(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """32-bit hashes of the code point spans [starts, ends) given the weighted prefix sums."""
+    lengths = (ends - starts).astype(_U64)
+    p = (prefix[ends] - prefix[starts]) * _POWERS.inv[starts]
+    return (_fmix64(p ^ (lengths * _U64(_LEN_MUL))) >> _U64(32)).astype(_U32)
+
+
+def _shingle_hashes_flat(norms: Sequence[str], kind: ShingleKind, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every shingle of every normalized text, and the index of the text each belongs to."""
+    lengths = np.fromiter((len(s) for s in norms), dtype=np.int64, count=len(norms))
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=_U32), np.empty(0, dtype=np.int64)
+    _POWERS.ensure(total + 1)
+    cps = np.frombuffer("".join(norms).encode("utf-32-le"), dtype="<u4").astype(_U64)
+    prefix = np.empty(total + 1, dtype=_U64)
+    prefix[0] = 0
+    np.cumsum((cps + _U64(1)) * _POWERS.pow[:total], out=prefix[1:])
+    doc_start = np.zeros(len(norms), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=doc_start[1:])
+    doc_end = doc_start + lengths
+    nonempty = lengths > 0
+    if kind == "char":
+        # A char n-gram starting at i is valid when it ends inside its own document.
+        n_sh = np.maximum(lengths - ngram + 1, 0)
+        owner = np.repeat(np.arange(len(norms)), n_sh)
+        first = np.repeat(doc_start, n_sh)
+        offs = np.arange(int(n_sh.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_sh) - n_sh, n_sh)
+        starts = first + offs
+        return _hash_spans(prefix, starts, starts + ngram), owner
+    # Words: spaces split words; document boundaries also start and end words.
+    # (Normalized texts have no leading, trailing or repeated spaces, so no position is marked twice.)
+    space_pos = np.flatnonzero(cps == _U64(32))
+    marks = np.zeros(total + 1, dtype=bool)
+    marks[doc_start[nonempty]] = True
+    marks[space_pos + 1] = True
+    word_starts = np.flatnonzero(marks)
+    marks[:] = False
+    marks[doc_end[nonempty]] = True
+    marks[space_pos] = True
+    word_ends = np.flatnonzero(marks)
+    owner_w = np.searchsorted(doc_end, word_starts, side="right")
+    if len(word_starts) < ngram:
+        return np.empty(0, dtype=_U32), np.empty(0, dtype=np.int64)
+    m = len(word_starts) - ngram + 1
+    valid = owner_w[: m] == owner_w[ngram - 1 :]
+    starts = word_starts[:m][valid]
+    ends = word_ends[ngram - 1 :][valid]
+    return _hash_spans(prefix, starts, ends), owner_w[:m][valid]
+
+
+def shingle_hashes(
+    texts: Sequence[Optional[str]], kind: ShingleKind = "word", ngram: int = 5, normalized: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes (scheme version 1) of a batch of texts, vectorized.
+
+    Args:
+        texts: the documents (None counts as empty).
+        kind: ``"word"`` or ``"char"`` shingles.
+        ngram: words or code points per shingle.
+        normalized: True when ``texts`` already went through :func:`normalize_for_shingles`.
+
+    Returns:
+        ``(hashes, owner)``: uint32 hashes of every shingle (duplicates included, in text order) and the
+        int64 index of the text each one belongs to (non-decreasing).
+    """
+    if kind not in ("word", "char"):
+        raise ValueError(f"unknown shingle kind {kind!r}; use 'word' or 'char'")
+    if ngram < 1:
+        raise ValueError(f"ngram must be >= 1, got {ngram}")
+    norms = [(t or "") if normalized else normalize_for_shingles(t or "") for t in texts]
+    out_h: list[np.ndarray] = []
+    out_o: list[np.ndarray] = []
+    # Sub-batches bound the code point arrays; one huge document forms its own sub-batch.
+    i = 0
+    while i < len(norms):
+        j, size = i, 0
+        while j < len(norms) and (j == i or size + len(norms[j]) <= _MAX_BATCH_CODEPOINTS):
+            size += len(norms[j])
+            j += 1
+        h, o = _shingle_hashes_flat(norms[i:j], kind, ngram)
+        out_h.append(h)
+        out_o.append(o + i)
+        i = j
+    if not out_h:
+        return np.empty(0, dtype=_U32), np.empty(0, dtype=np.int64)
+    return np.concatenate(out_h), np.concatenate(out_o)
+
+
+@lru_cache(maxsize=16)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The affine permutation parameters ``(a, b)`` (uint32, ``a`` odd) that datasketch draws for
+    ``MinHash(num_perm, seed)`` with its default ``affine32`` scheme."""
+    if num_perm < 1:
+        raise ValueError("num_perm must be positive")
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=_U32) * _U32(2) + _U32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=_U32)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+def signatures_from_hashes(
+    hashes: np.ndarray, owner: np.ndarray, n_docs: int, num_perm: int = 128, seed: int = 1
+) -> np.ndarray:
+    """MinHash signatures of ``n_docs`` documents from their shingle hashes.
+
+    Args:
+        hashes: uint32 shingle hashes of all documents, concatenated.
+        owner: index of the document of each hash, non-decreasing.
+        n_docs: number of documents (documents without a hash keep the empty signature).
+        num_perm: permutations.
+        seed: permutation seed.
+
+    Returns:
+        ``(n_docs, num_perm)`` uint32 array, equal row by row to datasketch's ``affine32`` MinHash.
+    """
+    a, b = permutations(num_perm, seed)
+    sig = np.full((n_docs, num_perm), EMPTY_HASH_VALUE, dtype=_U32)
+    if len(hashes) == 0:
+        return sig
+    mixed = _fmix32(np.asarray(hashes, dtype=_U32))
+    owner = np.asarray(owner, dtype=np.int64)
+    # Permutations along rows, shingles along columns: the multiply-add runs in place over a reused
+    # buffer and the per-document minimum is a segmented reduction along contiguous rows.
+    cols = max(1, min(len(mixed), _CHUNK_CELLS // num_perm))
+    buf = np.empty((num_perm, cols), dtype=_U32)
+    a_col, b_col = a[:, None], b[:, None]
+    for c0 in range(0, len(mixed), cols):
+        c1 = min(c0 + cols, len(mixed))
+        phv = buf[:, : c1 - c0]
+        np.multiply(a_col, mixed[None, c0:c1], out=phv)
+        np.add(phv, b_col, out=phv)
+        d = owner[c0:c1]
+        seg = np.flatnonzero(np.concatenate(([True], d[1:] != d[:-1])))
+        mins = np.minimum.reduceat(phv, seg, axis=1).T
+        docs = d[seg]
+        sig[docs] = np.minimum(sig[docs], mins)
+    return sig
+
+
+@dataclass(frozen=True)
+class SignatureBatch:
+    """Signatures of a batch of documents."""
+
+    signatures: np.ndarray  # (n, num_perm) uint32
+    n_shingles: np.ndarray  # (n,) int64, shingles counted with repetition
+    hashes: np.ndarray  # all shingle hashes, concatenated
+    owner: np.ndarray  # document index of each hash
+
+
+def signatures(
+    texts: Sequence[Optional[str]], kind: ShingleKind = "word", ngram: int = 5, num_perm: int = 128, seed: int = 1
+) -> SignatureBatch:
+    """MinHash signatures of a batch of texts (normalize, shingle, hash, permute, minimum).
+
+    Args:
+        texts: the documents.
+        kind: ``"word"`` or ``"char"`` shingles.
+        ngram: shingle size.
+        num_perm: permutations (signature length).
+        seed: permutation seed.
+
+    Returns:
+        A :class:`SignatureBatch`.
+    """
+    hashes, owner = shingle_hashes(texts, kind, ngram)
+    n = len(texts)
+    sig = signatures_from_hashes(hashes, owner, n, num_perm, seed)
+    counts = np.bincount(owner, minlength=n).astype(np.int64) if len(owner) else np.zeros(n, dtype=np.int64)
+    return SignatureBatch(sig, counts, hashes, owner)
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """64-bit LSH bucket keys, one per band: ``(n, bands)`` int64.
+
+    Args:
+        sig: ``(n, num_perm)`` uint32 signatures.
+        bands: number of bands b.
+        rows: values per band r; ``b * r <= num_perm`` (trailing values are unused, as in datasketch).
+    """
+    n, num_perm = sig.shape
+    if bands < 1 or rows < 1 or bands * rows > num_perm:
+        raise ValueError(f"bands*rows must be between 1 and num_perm={num_perm}, got {bands}x{rows}")
+    v = sig[:, : bands * rows].astype(_U64).reshape(n, bands, rows)
+    h = np.broadcast_to(_fmix64(np.arange(1, bands + 1, dtype=_U64) * _U64(_LEN_MUL)), (n, bands)).copy()
+    for k in range(rows):
+        h = _fmix64(h * _U64(_B) + v[:, :, k] + _U64(1))
+    return h.view(np.int64)
+
+
+def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
+    """Row-wise estimated Jaccard (share of equal signature values), as datasketch's ``MinHash.jaccard``."""
+    return np.mean(np.asarray(sig_a) == np.asarray(sig_b), axis=-1)
+
+
+def exact_jaccard_hashed(set_a: np.ndarray, set_b: np.ndarray) -> float:
+    """Jaccard similarity of two shingle *hash* sets (each sorted unique uint32); 0.0 when both are empty."""
+    if len(set_a) == 0 and len(set_b) == 0:
+        return 0.0
+    inter = len(np.intersect1d(set_a, set_b, assume_unique=True))
+    return inter / (len(set_a) + len(set_b) - inter)
+
+
+def _gauss_legendre(n: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(n)
+    return 0.5 * (hi - lo) * x + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
+
+
+@lru_cache(maxsize=64)
+def optimal_param(
+    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
+) -> tuple[int, int]:
+    """The (bands, rows) that datasketch's ``MinHashLSH`` chooses for a threshold and num_perm.
+
+    Same grid search and tie rule (first minimum in ``b``-then-``r`` order) as datasketch; the integrals
+    are exact here (Gauss-Legendre with enough nodes for polynomials of degree ``num_perm``).
+    """
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    nodes = num_perm // 2 + 2
+    xs_fp, ws_fp = _gauss_legendre(nodes, 0.0, threshold)
+    xs_fn, ws_fn = _gauss_legendre(nodes, threshold, 1.0)
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    bb = np.array([p[0] for p in pairs], dtype=np.float64)[:, None]
+    rr = np.array([p[1] for p in pairs], dtype=np.float64)[:, None]
+    fp = ((1.0 - (1.0 - xs_fp[None, :] ** rr) ** bb) * ws_fp).sum(axis=1)
+    fn = (((1.0 - xs_fn[None, :] ** rr) ** bb) * ws_fn).sum(axis=1)
+    err = fp * false_positive_weight + fn * false_negative_weight
+    best = int(np.argmin(err))  # argmin returns the first minimum, like datasketch's strict '<'
+    return pairs[best]
+
+
+def collision_probability(similarity: float, bands: int, rows: int) -> float:
+    """Probability that two documents of Jaccard ``similarity`` share at least one band."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def sorted_unique(hashes: Iterable[int]) -> np.ndarray:
+    """Sorted unique uint32 shingle hashes (the set used for exact verification)."""
+    return np.unique(np.asarray(list(hashes) if not isinstance(hashes, np.ndarray) else hashes, dtype=_U32))
+
+
+__all__ = [
+    "EMPTY_HASH_VALUE",
+    "PERMUTATION_SCHEME",
+    "SHINGLE_HASH_VERSION",
+    "SignatureBatch",
+    "band_keys",
+    "collision_probability",
+    "estimated_jaccard",
+    "exact_jaccard_hashed",
+    "normalize_for_shingles",
+    "optimal_param",
+    "permutations",
+    "shingle_hash_reference",
+    "shingle_hashes",
+    "shingle_strings",
+    "signatures",
+    "signatures_from_hashes",
+    "sorted_unique",
+    "true_jaccard",
+]
