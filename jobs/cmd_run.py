@@ -35,24 +35,31 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--master", default=None,
                    help="Spark master for embedded mode (overrides spark.master); ignored under spark-submit")
     p.add_argument("--run-id", default=None, help="fixed run id (default: timestamp + random suffix)")
+    p.add_argument("--dedup-index", default=None, metavar="PATH",
+                   help="incremental near-dedup index (same as --set near_dedup.index_path=PATH): documents "
+                        "near-duplicating ones kept by earlier runs are removed, and this run's kept "
+                        "documents are added to it when the run commits")
 
 
 def execute(args: argparse.Namespace) -> int:
-    from pipelines.runner import RunError, run_pipeline
+    from pipelines.runner import run_pipeline
     from pipelines.stages.base import StageConfigError
     from schemas.config import ConfigError, load_config
 
     overrides = list(args.overrides)
     if args.master:
         overrides.append(f"spark.master={args.master}")
+    if args.dedup_index:
+        overrides.append(f"near_dedup.index_path={args.dedup_index}")
     try:
         config = load_config(args.config, overrides)
         result = run_pipeline(config, args.input, args.output, run_id=args.run_id)
     except (ConfigError, StageConfigError, FileNotFoundError) as exc:
         print(f"corpusforge run: {exc}", file=sys.stderr)
         return 2
-    except RunError as exc:
-        print(f"corpusforge run: failed: {exc}", file=sys.stderr)
+    except RuntimeError as exc:  # RunError, the giant-cluster guard, Spark job failures: nothing committed
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"corpusforge run: failed, nothing was committed: {first}", file=sys.stderr)
         return 1
     c = result.manifest.counts
     summary = {

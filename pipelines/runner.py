@@ -151,7 +151,7 @@ def commit(staging: Path, out: Path, run_id: str) -> None:
 
 
 def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=None,
-                 run_id: Optional[str] = None) -> RunResult:
+                 run_id: Optional[str] = None, commit_dedup_index: bool = True) -> RunResult:
     """Run the configured pipeline over ``inputs`` and commit the result to ``output``.
 
     Args:
@@ -160,6 +160,9 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
         output: the run directory to (re)place.
         spark: an existing SparkSession (tests, spark-submit); one is built from ``config.spark`` if None.
         run_id: fixed run id (default: UTC timestamp + random suffix).
+        commit_dedup_index: add the run's kept documents to the incremental near-dedup index
+            (``near_dedup.index_path``) right after the commit. The nightly job passes False and commits
+            the index only once the run is published.
 
     Raises:
         StageConfigError / ConfigError: configuration problems, before any data moves.
@@ -210,6 +213,13 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if commit_dedup_index and config.near_dedup.enabled and config.near_dedup.index_path:
+        from pipelines.stages.near_dedup_index import commit_index
+
+        # After the output: a crash in between can only let a later run keep a near copy, never remove
+        # a document wrongly; commit_index is idempotent, so re-running it is always safe.
+        info = commit_index(config.near_dedup.index_path, out)
+        log.info("near-dedup index %s: %s", config.near_dedup.index_path, info)
     log.info("run %s committed to %s: %d curated, %d rejected, %d quarantined", run_id, out,
              manifest.counts.curated, manifest.counts.rejected, manifest.counts.quarantined)
     return RunResult(out, manifest)
@@ -299,6 +309,9 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
     outputs = {"curated": {}, "rejected": {}, "quarantine": {}}
     outputs["curated"]["files"] = write_table(kept, curated_dir, num_files, ["doc_id"], compression)
+    written = spark.read.parquet(str(curated_dir))
+    for stage in stages:
+        stage.finalize(written)  # e.g. the near-dedup index delta of the kept documents
     if rejected_parts:
         rejected = rejected_parts[0]
         for part in rejected_parts[1:]:

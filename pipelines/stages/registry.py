@@ -17,7 +17,7 @@ STAGE_ORDER: list[tuple[str, Optional[str]]] = [
     ("exact_dedup", "pipelines.stages.exact_dedup:ExactDedupStage"),
     ("language", "pipelines.stages.language:LanguageStage"),
     ("quality", "pipelines.stages.quality:QualityStage"),
-    ("near_dedup", None),
+    ("near_dedup", "pipelines.stages.near_dedup:NearDedupStage"),
     ("pii", "pipelines.stages.pii:PiiStage"),
     ("bias", "pipelines.stages.bias:BiasStage"),
 ]

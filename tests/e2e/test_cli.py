@@ -55,7 +55,7 @@ def test_config_error_exit_code_and_message(tmp_path):
 
 def test_run_via_cli_and_via_spark_submit_give_the_same_rows(tmp_path):
     raw = _corpus(tmp_path)
-    core = ["--set", "language.enabled=false", "--set", "quality.enabled=false", "--set", "tokenize.enabled=false"]
+    core = [a for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize") for a in ("--set", f"{s}.enabled=false")]
     r = _cli("run", "--config", "demo", "--input", str(raw), "--output", str(tmp_path / "cli"), "--master", "local[2]", *core)
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads(r.stdout[r.stdout.index("{"):])

@@ -52,8 +52,10 @@ def test_language_and_quality_decisions_follow_the_ground_truth(demo_run):
     kept_langs = set(load_config("demo").language.keep)
     truth_lang = {i: lang for lang, ids in truth["languages"].items() for i in ids}
     # Language ID agrees with the generator on the curated prose documents.
-    agree = sum(1 for r in curated if truth_lang.get(r["source_id"]) == r["lang"])
-    assert agree >= 0.95 * len(curated)
+    known = [r for r in curated if r["source_id"] in truth_lang]  # malformed.jsonl's good lines have no label
+    assert len(known) >= 300
+    agree = sum(1 for r in known if truth_lang[r["source_id"]] == r["lang"])
+    assert agree >= 0.98 * len(known)
     # Documents in languages the demo does not keep never reach curated/.
     assert not [r for r in curated if truth_lang.get(r["source_id"]) not in kept_langs | {None}]
     # Most planted junk is removed by the quality or language stage, with a stage:rule reason.
@@ -99,3 +101,26 @@ def test_whatif_replays_the_real_run_and_answers_new_thresholds(demo_run):
     assert same["overall"]["estimated_kept"] == same["overall"]["run_kept"] == m.counts.curated
     stricter = run_whatif(out, ["quality.gopher_short_doc=200"])
     assert stricter["overall"]["estimated_kept"] < m.counts.curated
+
+
+def test_planted_near_duplicates_are_clustered(demo_run):
+    out, m, truth = demo_run
+    rows = pq.read_table(out / "rejected", columns=["source_id", "drop_reason"]).to_pylist()
+    rows += pq.read_table(out / "curated", columns=["source_id"]).to_pylist()
+    reason = {r["source_id"]: r.get("drop_reason") for r in rows}
+    cur = {r["source_id"]: r for r in pq.read_table(out / "curated", columns=["source_id", "dup_cluster_id",
+                                                                                "dup_cluster_size"]).to_pylist()}
+    threshold = load_config("demo").near_dedup.threshold
+    for cluster in truth["near_duplicates"]:
+        ids = [cluster["base"]] + [mem["id"] for mem in cluster["members"]]
+        if any(reason.get(i) not in (None, "near_dedup:duplicate") for i in ids):
+            continue  # removed earlier by another stage: near-dedup never saw the whole cluster
+        strong = [mem["id"] for mem in cluster["members"] if mem["jaccard"] >= threshold + 0.1]
+        for i in strong:
+            # a near copy well above the threshold never survives next to its base document
+            assert not (i in cur and cluster["base"] in cur), (cluster["cluster"], i)
+        weak = [mem["id"] for mem in cluster["members"] if mem["jaccard"] < threshold - 0.2]
+        for i in weak:
+            assert reason.get(i) != "near_dedup:duplicate", (cluster["cluster"], i)
+    assert m.counts.rejected_by_reason.get("near_dedup:duplicate", 0) >= 4
+    assert all(r["dup_cluster_size"] >= 1 for r in cur.values())

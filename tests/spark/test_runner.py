@@ -47,7 +47,7 @@ def planted(tmp_path_factory) -> Path:
 
 
 #: The runner's own behaviour is tested with ingest and exact dedup only; stages have their own tests.
-CORE = ["language.enabled=false", "quality.enabled=false", "tokenize.enabled=false"]
+CORE = [f"{s}.enabled=false" for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")]
 
 
 def _cfg(*overrides):
