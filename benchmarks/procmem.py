@@ -39,6 +39,28 @@ def tree_rss_bytes(root: int) -> int:
     return total
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system, including reaped children) of ``root`` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    stack = [root]
+    seen = set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            # fields[11:15] = utime, stime, cutime, cstime (after the state field at index 0)
+            total += sum(int(x) for x in fields[11:15]) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+        stack.extend(_children(pid))
+    return total
+
+
 class PeakMemory:
     """Context manager sampling the tree's RSS every ``interval`` seconds; ``peak`` in bytes."""
 

@@ -129,6 +129,53 @@ def write_table(df, path: Path, num_files: int, sort_cols: list[str], compressio
     return n
 
 
+def write_split_tables(df, by: str, targets: dict[str, Path], num_files: int, sort_cols: list[str],
+                       compression: str) -> dict[str, int]:
+    """Write the rows of ``df`` into one table per value of column ``by`` in a single pass.
+
+    Curated and rejected documents are written together: one shuffle by ``sort_cols`` instead of one per
+    table (each table's files are then exactly what :func:`write_table` would write for its rows). A
+    table without rows gets one empty Parquet file with the schema, so readers always find a table.
+    Returns the number of files per table.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    first = next(iter(targets.values()))
+    tmp = first.parent / "_tables.spark"
+    (
+        df.repartition(num_files, *[F.col(c) for c in sort_cols])
+        # the writer needs rows ordered by the partition column; sorting by it first keeps sort_cols'
+        # order inside each table (a sort by `by` alone, which Spark would add, would lose it)
+        .sortWithinPartitions(by, *sort_cols)
+        .write.partitionBy(by)
+        .option("compression", compression)
+        .mode("errorifexists")
+        .parquet(str(tmp))
+    )
+    counts = {}
+    for value, path in targets.items():
+        path.mkdir(parents=True, exist_ok=False)
+        src = tmp / f"{by}={value}"
+        n = 0
+        if src.is_dir():
+            for f in sorted(src.iterdir()):
+                m = re.match(r"part-(\d+)-.*\.parquet$", f.name)
+                if m:
+                    os.replace(f, path / f"part-{int(m.group(1)):05d}.parquet")
+                    n += 1
+        if n == 0:
+            schema = to_arrow_schema(df.drop(by).schema)
+            pq.write_table(pa.Table.from_batches([], schema=schema), path / "part-00000.parquet",
+                           compression=None if compression == "uncompressed" else compression)
+            n = 1
+        counts[value] = n
+    shutil.rmtree(tmp)
+    return counts
+
+
 def _atomic_write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -308,17 +355,17 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     t0 = time.time()
     curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
     outputs = {"curated": {}, "rejected": {}, "quarantine": {}}
-    outputs["curated"]["files"] = write_table(kept, curated_dir, num_files, ["doc_id"], compression)
+    # Curated and rejected rows share one schema (curated's drop_reason is always null) and one write.
+    documents = kept.withColumn("drop_reason", F.lit(None).cast("string"))
+    for part in rejected_parts:
+        documents = documents.unionByName(part, allowMissingColumns=True)
+    documents = documents.withColumn("_table", F.when(F.col("drop_reason").isNull(), "curated").otherwise("rejected"))
+    table_files = write_split_tables(documents, "_table", {"curated": curated_dir, "rejected": rejected_dir},
+                                     num_files, ["doc_id"], compression)
+    outputs["curated"]["files"], outputs["rejected"]["files"] = table_files["curated"], table_files["rejected"]
     written = spark.read.parquet(str(curated_dir))
     for stage in stages:
         stage.finalize(written)  # e.g. the near-dedup index delta of the kept documents
-    if rejected_parts:
-        rejected = rejected_parts[0]
-        for part in rejected_parts[1:]:
-            rejected = rejected.unionByName(part, allowMissingColumns=True)
-    else:
-        rejected = kept.limit(0).withColumn("drop_reason", F.lit(None).cast("string"))
-    outputs["rejected"]["files"] = write_table(rejected, rejected_dir, num_files, ["doc_id"], compression)
     outputs["quarantine"]["files"] = write_table(quarantine, quarantine_dir, max(1, num_files // 4),
                                                  ["source_file", "source_offset", "reason"], compression)
 

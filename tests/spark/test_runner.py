@@ -166,7 +166,7 @@ def test_failed_run_leaves_previous_output_untouched(spark, planted, tmp_path, m
     real = runner_mod.write_table
 
     def failing(df, path, *a, **kw):
-        if path.name == "rejected":
+        if path.name == "quarantine":
             raise RuntimeError("simulated crash while writing")
         return real(df, path, *a, **kw)
 
