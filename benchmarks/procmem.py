@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 
 def _children(pid: int) -> list[int]:
@@ -17,48 +16,48 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Sum of VmRSS over ``root`` and all its descendants."""
-    total = 0
-    stack = [root]
-    seen = set()
+def tree_pids(root: int) -> list[int]:
+    """``root`` and all its live descendants."""
+    out, stack, seen = [], [root], set()
     while stack:
         pid = stack.pop()
         if pid in seen:
             continue
         seen.add(pid)
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:
-            continue
+        out.append(pid)
         stack.extend(_children(pid))
-    return total
+    return out
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        # fields[11:15] = utime, stime, cutime, cstime (counting from the state field at index 0)
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Sum of VmRSS over ``root`` and all its descendants."""
+    return sum(_rss_bytes(p) for p in tree_pids(root))
 
 
 def tree_cpu_seconds(root: int) -> float:
     """CPU seconds (user + system, including reaped children) of ``root`` and its live descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    stack = [root]
-    seen = set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            # fields[11:15] = utime, stime, cutime, cstime (after the state field at index 0)
-            total += sum(int(x) for x in fields[11:15]) / tick
-        except (OSError, IndexError, ValueError):
-            continue
-        stack.extend(_children(pid))
-    return total
+    return sum(_cpu_seconds(p) for p in tree_pids(root))
 
 
 class PeakMemory:
