@@ -15,12 +15,16 @@ from typing import Optional, Sequence
 #: Sub-command modules, in the order they are listed in ``--help``.
 COMMAND_MODULES = [
     "jobs.cmd_run",
+    "jobs.cmd_report",
     "jobs.cmd_config",
     "jobs.cmd_whatif",
     "jobs.cmd_tokenizer",
     "jobs.cmd_shards",
     "jobs.cmd_train",
     "jobs.cmd_sample",
+    "jobs.cmd_nightly",
+    "jobs.cmd_takedown",
+    "jobs.cmd_hash_text",
 ]
 
 #: Exit codes shared by every command (documented in the README).

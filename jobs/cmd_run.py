@@ -34,6 +34,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                         "type-checked); repeat for several")
     p.add_argument("--master", default=None,
                    help="Spark master for embedded mode (overrides spark.master); ignored under spark-submit")
+    p.add_argument("--previous", default=None, metavar="OUT_PREV",
+                   help="an earlier run to compare with: drift figures in the report and drift gates")
     p.add_argument("--run-id", default=None, help="fixed run id (default: timestamp + random suffix)")
     p.add_argument("--dedup-index", default=None, metavar="PATH",
                    help="incremental near-dedup index (same as --set near_dedup.index_path=PATH): documents "
@@ -53,7 +55,7 @@ def execute(args: argparse.Namespace) -> int:
         overrides.append(f"near_dedup.index_path={args.dedup_index}")
     try:
         config = load_config(args.config, overrides)
-        result = run_pipeline(config, args.input, args.output, run_id=args.run_id)
+        result = run_pipeline(config, args.input, args.output, run_id=args.run_id, previous=args.previous)
     except (ConfigError, StageConfigError, FileNotFoundError) as exc:
         print(f"corpusforge run: {exc}", file=sys.stderr)
         return 2
@@ -72,8 +74,16 @@ def execute(args: argparse.Namespace) -> int:
         "rejected_by_reason": c.rejected_by_reason,
         "quarantined_by_reason": c.quarantined_by_reason,
         "seconds": result.manifest.duration_s,
+        "report": str(result.output / "report" / "report.html"),
+        "gates": "passed" if result.gates_passed else "failed",
     }
+    failed = [v.gate for v in result.report.failed_gates]
+    if failed:
+        summary["failed_gates"] = failed
     print(json.dumps(summary, indent=2))
+    if not result.gates_passed:
+        print("corpusforge run: quality gates failed: " + ", ".join(failed) + " (see the report)", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -57,6 +57,7 @@ class RunResult:
     output: Path
     manifest: RunManifest
     gates_passed: Optional[bool] = None
+    report: Optional[object] = None  # quality.report.ReportResult
 
 
 def _now() -> str:
@@ -198,7 +199,8 @@ def commit(staging: Path, out: Path, run_id: str) -> None:
 
 
 def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=None,
-                 run_id: Optional[str] = None, commit_dedup_index: bool = True) -> RunResult:
+                 run_id: Optional[str] = None, commit_dedup_index: bool = True,
+                 previous: Optional[str] = None, takedown_requests: Optional[str] = None) -> RunResult:
     """Run the configured pipeline over ``inputs`` and commit the result to ``output``.
 
     Args:
@@ -207,6 +209,9 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
         output: the run directory to (re)place.
         spark: an existing SparkSession (tests, spark-submit); one is built from ``config.spark`` if None.
         run_id: fixed run id (default: UTC timestamp + random suffix).
+        previous: an earlier run directory to compare with in the report (drift figures and gates).
+        takedown_requests: a JSON-lines file of erasure/opt-out requests (see docs/nightly.md); matching
+            documents are rejected right after ingest as ``takedown:<kind>`` with their text removed.
         commit_dedup_index: add the run's kept documents to the incremental near-dedup index
             (``near_dedup.index_path``) right after the commit. The nightly job passes False and commits
             the index only once the run is published.
@@ -253,9 +258,14 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
     ctx = RunContext(spark=spark, config=config, run_id=run_id, staging_dir=staging, work_dir=work,
                      num_partitions=num_partitions)
     try:
-        manifest = _run(ctx, files, splits, num_files, compression, started, started_at)
+        manifest = _run(ctx, files, splits, num_files, compression, started, started_at, takedown_requests)
         shutil.rmtree(work, ignore_errors=True)
         _atomic_write_json(staging / "run.json", manifest.model_dump(mode="json"))
+        from quality.report import write_report
+
+        # Every run leaves a report; a failed gate still commits the run so a reviewer can see why.
+        report = write_report(staging, spark=spark, previous=Path(previous) if previous else None,
+                              gates=config.gates)
         commit(staging, out, run_id)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -269,10 +279,11 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
         log.info("near-dedup index %s: %s", config.near_dedup.index_path, info)
     log.info("run %s committed to %s: %d curated, %d rejected, %d quarantined", run_id, out,
              manifest.counts.curated, manifest.counts.rejected, manifest.counts.quarantined)
-    return RunResult(out, manifest)
+    return RunResult(out, manifest, gates_passed=report.gates_passed, report=report)
 
 
-def _run(ctx: RunContext, files, splits, num_files: int, compression: str, started: float, started_at: str) -> RunManifest:
+def _run(ctx: RunContext, files, splits, num_files: int, compression: str, started: float, started_at: str,
+         takedown_requests: Optional[str] = None) -> RunManifest:
     from pyspark.sql import functions as F
 
     from pipelines.stages.ingest import hash_inputs, scan_inputs
@@ -330,9 +341,22 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     )
     quarantine = quarantine.unionByName(dup_ids)
     kept = marked.filter(~is_dup).select(*_DOC_COLUMNS)
+    rejected_parts = []
+
+    # Erasure and opt-out requests apply to every future run, before any stage sees the text.
+    if takedown_requests:
+        from pipelines.takedown import REASON_COLUMN as TD_REASON
+        from pipelines.takedown import mark_takedowns
+
+        marked_td = mark_takedowns(spark, kept, takedown_requests)
+        rejected_parts.append(
+            marked_td.filter(F.col(TD_REASON).isNotNull())
+            .withColumn("drop_reason", F.col(TD_REASON))
+            .withColumn("text", F.lit(None).cast("string"))  # erased text is never written, not even to rejected/
+        )
+        kept = marked_td.filter(F.col(TD_REASON).isNull()).select(*_DOC_COLUMNS)
 
     # 2. Stages, in code order. Each stage's output is materialized once (it feeds two branches).
-    rejected_parts = []
     stage_records = []
     for i, stage in enumerate(stages):
         t0 = time.time()
@@ -369,6 +393,9 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     outputs["quarantine"]["files"] = write_table(quarantine, quarantine_dir, max(1, num_files // 4),
                                                  ["source_file", "source_offset", "reason"], compression)
 
+    from pipelines.ledger import write_removal_ledger
+
+    outputs["ledger"] = write_removal_ledger(spark, staging, ctx.run_id)
     log.info("outputs written in %.1fs", time.time() - t0)
     if tokenize is not None:
         t0 = time.time()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from .base import FilterSection, Section, StageSection
 from .ingest import ExactDedupSection, IngestSection, OutputSection, SparkSection
 from .bias import BiasSection
+from .gates import GatesSection
 from .language import LanguageSection
 from .near_dedup import NearDedupSection
 from .pii import PiiSection
@@ -45,6 +46,7 @@ class PipelineConfig(Section):
     pii: PiiSection = PiiSection()
     bias: BiasSection = BiasSection()
     tokenize: TokenizeSection = TokenizeSection()
+    gates: GatesSection = GatesSection()
 
     def resolved_dict(self) -> dict[str, Any]:
         """The fully resolved configuration (defaults included) as plain JSON-able data."""
@@ -174,6 +176,7 @@ __all__ = [
     "ConfigError",
     "ExactDedupSection",
     "FilterSection",
+    "GatesSection",
     "IngestSection",
     "LanguageSection",
     "NearDedupSection",

@@ -75,7 +75,7 @@ def first_run(spark, planted, tmp_path_factory):
 
 def test_layout_and_manifest(first_run, planted):
     out, m = first_run
-    assert sorted(p.name for p in out.iterdir()) == ["curated", "quarantine", "rejected", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["curated", "ledger", "quarantine", "rejected", "report", "run.json"]
     on_disk = json.loads((out / "run.json").read_text())
     assert on_disk["run_id"] == m.run_id and on_disk["config_sha256"] == _cfg().sha256()
     assert on_disk["config"]["ingest"]["text_field"] == "text"
@@ -189,3 +189,21 @@ def test_refuses_to_replace_a_directory_that_is_not_a_run(spark, planted, tmp_pa
 def test_missing_input_is_a_clear_error(spark, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         run_pipeline(_cfg(), [str(tmp_path / "nope")], str(tmp_path / "o"), spark=spark)
+
+
+def test_takedown_requests_apply_at_ingest_and_reach_the_ledger(spark, planted, tmp_path):
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(
+        json.dumps({"request_id": "r-1", "doc_id": make_doc_id("web", "a4")}) + "\n"
+        + json.dumps({"request_id": "r-2", "domain": "a.example"}) + "\n")
+    out = tmp_path / "td"
+    m = run_pipeline(_cfg(), [str(planted)], str(out), spark=spark, takedown_requests=str(requests)).manifest
+    rejected = {r["source_id"]: r for r in _read(out, "rejected")}
+    assert rejected["a4"]["drop_reason"].startswith("takedown:") and rejected["a4"]["text"] is None
+    assert rejected["a1"]["drop_reason"].startswith("takedown:") and rejected["a1"]["text"] is None
+    assert {r["source_id"] for r in _read(out, "curated")}.isdisjoint({"a1", "a4"})
+    assert sum(v for k, v in m.counts.rejected_by_reason.items() if k.startswith("takedown:")) == 2
+    ledger = pq.read_table(out / "ledger" / "removals").to_pylist()
+    erased = [r for r in ledger if str(r.get("stage")) == "takedown"]
+    assert {r["doc_id"] for r in erased} == {make_doc_id("web", "a1"), make_doc_id("web", "a4")}
+    assert all("text" not in r for r in ledger), "the ledger holds no text"
