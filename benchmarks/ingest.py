@@ -103,6 +103,7 @@ def main(argv=None) -> int:
     spark.stop()
     print(json.dumps(result, indent=2))
     if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
