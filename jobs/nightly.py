@@ -9,8 +9,6 @@ links (local disk, NFS v4, a cluster filesystem mount).
 """
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 
@@ -18,18 +16,12 @@ if __name__ == "__main__":
     # Allow running from a source checkout without installing: the repository root is the parent dir.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from jobs._submit import submit_main  # noqa: E402
 from jobs.cmd_nightly import DESCRIPTION, add_nightly_arguments, execute  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="nightly.py", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_nightly_arguments(p)
-    p.add_argument("--log-level", default="INFO")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return execute(args)
+    return submit_main("nightly.py", DESCRIPTION, add_nightly_arguments, execute, argv)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ only fill what it leaves unset.
 """
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 
@@ -17,18 +15,12 @@ if __name__ == "__main__":
     # Allow running from a source checkout without installing: the repository root is the parent dir.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from jobs._submit import submit_main  # noqa: E402
 from jobs.cmd_run import DESCRIPTION, add_run_arguments, execute  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="run_pipeline.py", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(p)
-    p.add_argument("--log-level", default="INFO")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return execute(args)
+    return submit_main("run_pipeline.py", DESCRIPTION, add_run_arguments, execute, argv)
 
 
 if __name__ == "__main__":

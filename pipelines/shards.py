@@ -56,7 +56,8 @@ class ShardError(ValueError):
     """A shard folder or shard that cannot be used; the message says what is wrong and how to fix it."""
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so that renames in it survive a power loss (best effort)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
@@ -78,7 +79,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _sha256(path: Path) -> str:
@@ -205,7 +206,7 @@ class ShardWriter:
                 )
             if index.exists():
                 index.unlink()  # first: the folder is now incomplete, never inconsistent
-                _fsync_dir(self.out_dir)
+                fsync_dir(self.out_dir)
             for p in existing:
                 p.unlink()
             tok = self.out_dir / TOKENIZER_FILE

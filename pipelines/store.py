@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
-from pipelines.shards import CURRENT_FILE, TOKENIZER_FILE, atomic_write_text, check_shard_file
+from pipelines.shards import CURRENT_FILE, TOKENIZER_FILE, atomic_write_text, check_shard_file, fsync_dir
 from schemas.shards import INDEX_FILE, ShardEntry, ShardIndex, unsafe_path_reason
 
 log = logging.getLogger(__name__)
@@ -70,20 +70,6 @@ class StoreError(RuntimeError):
 
 class StoreLockedError(StoreError):
     """Another process holds the store lock."""
-
-
-def _fsync_dir(path: Path) -> None:
-    """fsync a directory so that renames in it survive a power loss (best effort)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory descriptors
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def utc_now() -> str:
@@ -148,7 +134,7 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return len(rows)
 
 
@@ -376,9 +362,9 @@ class DatasetStore:
             atomic_write_json(tmp / VERSION_FILE, {**info, "name": name, "created_at": utc_now(),
                                                    "status": "published", "link_mode": modes})
             atomic_write_text(tmp / INDEX_FILE, index.to_json())  # last: the version is complete
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             os.replace(tmp, final)
-            _fsync_dir(self.versions_dir)
+            fsync_dir(self.versions_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -409,7 +395,7 @@ class DatasetStore:
         if idx.exists():
             info.setdefault("withdrawn_index", json.loads(idx.read_text(encoding="utf-8")).get("total_rows"))
             idx.unlink()
-            _fsync_dir(vdir)
+            fsync_dir(vdir)
         for p in sorted(vdir.rglob("*")):
             if p.is_file() and p.name != VERSION_FILE:
                 p.unlink()
