@@ -358,6 +358,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
 
     # 2. Stages, in code order. Each stage's output is materialized once (it feeds two branches).
     stage_records = []
+    last_with_reasons = None
     for i, stage in enumerate(stages):
         t0 = time.time()
         out_df = stage.apply(kept)
@@ -367,7 +368,12 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
             out_df = spark.read.parquet(str(path))
         mode = getattr(stage.section, "mode", "tag")  # stages without a mode only annotate
         reason = F.col(stage.reason_column)
-        if mode == "drop":
+        if mode == "drop" and i == len(stages) - 1 and not stage.materialize:
+            # A cheap last stage is not split into two branches (each would recompute it): its rows go
+            # to the final write with their drop_reason, which routes them to curated/ or rejected/.
+            last_with_reasons = out_df.withColumn("drop_reason", reason)
+            kept = None
+        elif mode == "drop":
             rejected_parts.append(out_df.filter(reason.isNotNull()).withColumn("drop_reason", reason))
             kept = out_df.filter(reason.isNull())
         else:
@@ -380,7 +386,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
     outputs = {"curated": {}, "rejected": {}, "quarantine": {}}
     # Curated and rejected rows share one schema (curated's drop_reason is always null) and one write.
-    documents = kept.withColumn("drop_reason", F.lit(None).cast("string"))
+    documents = kept.withColumn("drop_reason", F.lit(None).cast("string")) if kept is not None else last_with_reasons
     for part in rejected_parts:
         documents = documents.unionByName(part, allowMissingColumns=True)
     documents = documents.withColumn("_table", F.when(F.col("drop_reason").isNull(), "curated").otherwise("rejected"))
