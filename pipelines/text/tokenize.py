@@ -88,6 +88,10 @@ def save_tokenizer(tok, path: os.PathLike | str) -> str:
     os.close(fd)
     try:
         tok.save(tmp, pretty=False)
+        # mkstemp creates 0600; a tokenizer is shared with executors and other users: honour the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -231,3 +231,18 @@ def test_store_with_current_resolves_to_the_version(folder, tmp_path):
 def test_index_model_round_trips(folder):
     index = ShardIndex.from_file(folder / "index.json")
     assert ShardIndex.model_validate_json(index.to_json()) == index
+
+
+def test_saved_tokenizer_is_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    from pipelines.text.tokenize import save_tokenizer, train_bpe_tokenizer
+
+    tok = train_bpe_tokenizer(["some text to learn a few merges from"] * 20, vocab_size=300)
+    old = os.umask(0o022)
+    try:
+        save_tokenizer(tok, tmp_path / "tok.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "tok.json").stat().st_mode) == 0o644
