@@ -24,7 +24,8 @@ _PHONE = regex.compile(
 _CARD = regex.compile(r"(?<![\d\w])(?:\d[ \-]?){12,18}\d(?![\d\w])")
 
 
-def _luhn_ok(digits: str) -> bool:
+def luhn_ok(digits: str) -> bool:
+    """Whether a string of ASCII digits passes the Luhn checksum (card numbers)."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
@@ -66,7 +67,7 @@ def _cards(text: str) -> list[tuple[int, int]]:
     out = []
     for m in _CARD.finditer(text):
         digits = "".join(ch for ch in m.group() if ch.isdigit())
-        if 13 <= len(digits) <= 19 and digits.isascii() and _luhn_ok(digits):
+        if 13 <= len(digits) <= 19 and digits.isascii() and luhn_ok(digits):
             out.append(m.span())
     return out
 
