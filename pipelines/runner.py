@@ -58,6 +58,8 @@ class RunResult:
     manifest: RunManifest
     gates_passed: Optional[bool] = None
     report: Optional[object] = None  # quality.report.ReportResult
+    #: Wall seconds per phase (ingest, stages, outputs, ledger, tokenize, accounting, report).
+    timings: Optional[dict] = None
 
 
 def _now() -> str:
@@ -264,8 +266,12 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
         from quality.report import write_report
 
         # Every run leaves a report; a failed gate still commits the run so a reviewer can see why.
+        timings = ctx.timings
+        t_report = time.time()
         report = write_report(staging, spark=spark, previous=Path(previous) if previous else None,
                               gates=config.gates)
+        timings["report"] = round(time.time() - t_report, 3)
+        log.info("report written in %.1fs", timings["report"])
         commit(staging, out, run_id)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -279,7 +285,7 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
         log.info("near-dedup index %s: %s", config.near_dedup.index_path, info)
     log.info("run %s committed to %s: %d curated, %d rejected, %d quarantined", run_id, out,
              manifest.counts.curated, manifest.counts.rejected, manifest.counts.quarantined)
-    return RunResult(out, manifest, gates_passed=report.gates_passed, report=report)
+    return RunResult(out, manifest, gates_passed=report.gates_passed, report=report, timings=timings)
 
 
 def _run(ctx: RunContext, files, splits, num_files: int, compression: str, started: float, started_at: str,
@@ -314,6 +320,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     # Work tables are written with a fast codec: they are read once more and deleted.
     scan_inputs(spark, splits, config.ingest).write.option("compression", "lz4").parquet(str(scan_path))
     scan = spark.read.parquet(str(scan_path))
+    ctx.timings["ingest"] = round(time.time() - t0, 3)
     log.info("ingest: %d files in %d splits read in %.1fs", len(files), len(splits), time.time() - t0)
     stats_rows = [r.asDict(recursive=True) for r in scan.filter("kind = 'stats'").collect()]
     docs = scan.filter("kind = 'doc'").select(*_DOC_COLUMNS)
@@ -379,6 +386,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
         else:
             kept = out_df
         stage_records.append({"name": stage.name, "mode": mode, "seconds": round(time.time() - t0, 3)})
+        ctx.timings[f"stage:{stage.name}"] = round(time.time() - t0, 3)
         log.info("stage %s (%s) done in %.1fs", stage.name, mode, time.time() - t0)
 
     # 3. Write outputs deterministically.
@@ -401,13 +409,17 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
 
     from pipelines.ledger import write_removal_ledger
 
+    t1 = time.time()
     outputs["ledger"] = write_removal_ledger(spark, staging, ctx.run_id)
-    log.info("outputs written in %.1fs", time.time() - t0)
+    ctx.timings["ledger"] = round(time.time() - t1, 3)
+    ctx.timings["outputs"] = round(t1 - t0, 3)
+    log.info("outputs written in %.1fs (removal ledger %.1fs)", time.time() - t0, time.time() - t1)
     if tokenize is not None:
         t0 = time.time()
         info = tokenize.run(spark.read.parquet(str(curated_dir)))
         outputs["shards"] = {"files": info.get("shards"), "tokens": info.get("tokens")}
         stage_records.append({"name": "tokenize", "mode": "write", "seconds": round(time.time() - t0, 3)})
+        ctx.timings["tokenize"] = round(time.time() - t0, 3)
         log.info("tokenize: shards written in %.1fs", time.time() - t0)
 
     # 4. Accounting from the written data, checked against what the readers saw.
@@ -430,6 +442,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
                 f"quarantined; this is a bug, please report it with the run's log"
             )
 
+    ctx.timings["accounting"] = round(time.time() - t0, 3)
     log.info("accounting checked in %.1fs", time.time() - t0)
     finished = time.time()
     return RunManifest(

@@ -38,6 +38,8 @@ class RunContext:
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Small JSON-able facts stages want in run.json (e.g. cluster statistics), by stage name.
     stage_info: dict[str, Any] = field(default_factory=dict)
+    #: Wall seconds of the runner's phases (not written to run.json: they differ between reruns).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def side_output_dir(self, stage: str) -> Path:
         """A directory under the staging output for a stage's side tables (e.g. cluster statistics)."""
