@@ -30,7 +30,8 @@ check-java:
 demo: $(STAMP) check-java
 	$(BIN)/corpusforge run --config demo --input 'pipelines/assets/demo/*.jsonl*' --output $(DEMO_OUT)
 	@echo
-	@echo "Outputs in $(DEMO_OUT)/: run.json (manifest and counts), curated/, rejected/, quarantine/ (Parquet)"
+	@echo "Outputs in $(DEMO_OUT)/: run.json (manifest and counts), curated/, rejected/, quarantine/ (Parquet),"
+	@echo "  shards/ (token shards + index.json), ledger/ (removals), report/report.html (open it in a browser)"
 
 test: $(STAMP) check-java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
