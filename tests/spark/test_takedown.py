@@ -63,6 +63,8 @@ def test_takedown_rewrites_only_affected_shards_and_is_idempotent(spark, tmp_pat
         {"request_id": "gdpr-3", "doc_id": "no-such-document"},
     ]) + "\n")
     gone = {by_url[victim_url], curated[7]["doc_id"]}
+    holding = {s.path for s in index1.shards
+               if gone & set(pq.read_table(folder1 / s.path, columns=["doc_id"]).column(0).to_pylist())}
 
     proof = apply_takedowns(spark, store, requests)
     assert proof["documents_removed"] == 2 and proof["new_version"] == "v000002" and proof["verified"]["ok"]
@@ -71,9 +73,12 @@ def test_takedown_rewrites_only_affected_shards_and_is_idempotent(spark, tmp_pat
     after = _tokens(folder2, index2)
     assert set(after) == set(before) - gone
     assert all(after[d] == before[d] for d in after)  # every other token identical
-    changed = {s.path for s in index2.shards} ^ {s.path for s in index1.shards} | {
-        s.path for s in index2.shards if s.sha256 not in {x.sha256 for x in index1.shards}}
-    assert 1 <= proof["shards_rewritten"] <= 2 and len(changed) <= 2
+    # exactly the shards that held a removed document are rewritten; every other shard is unchanged
+    assert proof["shards_rewritten"] == len(holding) >= 1
+    old_sha = {x.sha256 for x in index1.shards}
+    new_shards = [s for s in index2.shards if s.sha256 not in old_sha]
+    assert len(new_shards) <= len(holding)
+    assert len([s for s in index2.shards if s.sha256 in old_sha]) == len(index1.shards) - len(holding)
     # the old version is withdrawn, the run folder no longer holds the documents
     assert store.version_info("v000001")["status"] == "withdrawn"
     assert not (store.versions_dir / "v000001" / "index.json").exists()
