@@ -292,7 +292,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
          takedown_requests: Optional[str] = None) -> RunManifest:
     from pyspark.sql import functions as F
 
-    from pipelines.stages.ingest import hash_inputs, scan_inputs
+    from pipelines.stages.ingest import scan_to_parquet
 
     spark, config, work, staging = ctx.spark, ctx.config, ctx.work_dir, ctx.staging_dir
 
@@ -309,45 +309,45 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
         tokenize = load_stage_class("tokenize")(config.tokenize, ctx)
         tokenize.prepare()
 
-    hashes = hash_inputs(spark, files)
+    # 1. Ingest: read every split once into the work table; the readers' statistics come back directly.
+    t0 = time.time()
+    scan, stats_rows, hashes = scan_to_parquet(spark, splits, config.ingest, work / "ingest")
     unreadable = [f.rel_path for f in files if hashes[f.path]["bytes"] < 0]
     if unreadable:
         raise RunError(f"input files cannot be read: {unreadable[:5]} (check permissions)")
-
-    # 1. Ingest: read every split once, write the scan, read it back.
-    scan_path = work / "ingest"
-    t0 = time.time()
-    # Work tables are written with a fast codec: they are read once more and deleted.
-    scan_inputs(spark, splits, config.ingest).write.option("compression", "lz4").parquet(str(scan_path))
-    scan = spark.read.parquet(str(scan_path))
     ctx.timings["ingest"] = round(time.time() - t0, 3)
     log.info("ingest: %d files in %d splits read in %.1fs", len(files), len(splits), time.time() - t0)
-    stats_rows = [r.asDict(recursive=True) for r in scan.filter("kind = 'stats'").collect()]
-    docs = scan.filter("kind = 'doc'").select(*_DOC_COLUMNS)
+    docs = scan.filter("kind = 'doc'").select(*_DOC_COLUMNS, "offset_unit")
     quarantine = scan.filter("kind = 'quarantine'").select(*_QUARANTINE_COLUMNS)
 
     # Duplicate (source, source_id) = duplicate doc_id: the first by (file, offset) is kept. Decided on
-    # a narrow projection (usually empty, so the join is a broadcast and texts are not shuffled).
+    # a narrow projection, written once; usually empty, and then there is nothing to join.
+    t0 = time.time()
     pos = F.struct(F.col("source_file"), F.col("source_offset"))
-    firsts = (
+    firsts, n_repeated = ctx.lookup_table(
         docs.select("doc_id", pos.alias("_pos"))
         .groupBy("doc_id")
         .agg(F.min("_pos").alias("_first"), F.count(F.lit(1)).alias("_n"))
         .filter("_n > 1")
-        .select("doc_id", F.col("_first.source_file").alias("_ff"), F.col("_first.source_offset").alias("_fo"))
+        .select("doc_id", F.col("_first.source_file").alias("_ff"), F.col("_first.source_offset").alias("_fo")),
+        "repeated_source_ids",
     )
-    marked = docs.join(firsts, on="doc_id", how="left")
-    is_dup = F.col("_ff").isNotNull() & ((F.col("source_file") != F.col("_ff")) | (F.col("source_offset") != F.col("_fo")))
-    dup_ids = marked.filter(is_dup).select(
-        "source", "source_file", "source_offset", F.lit("byte").alias("offset_unit"),
-        F.lit("ingest:duplicate_source_id").alias("reason"),
-        F.concat(F.lit("same source and id as the record at "), F.col("_ff"), F.lit("@"),
-                 F.col("_fo").cast("string")).alias("detail"),
-        F.col("content_sha256").alias("raw_sha256"), F.col("n_bytes").alias("raw_bytes"),
-        F.lit(None).cast("string").alias("raw_prefix"),
-    )
-    quarantine = quarantine.unionByName(dup_ids)
-    kept = marked.filter(~is_dup).select(*_DOC_COLUMNS)
+    if n_repeated:
+        marked = docs.join(firsts, on="doc_id", how="left")
+        is_dup = F.col("_ff").isNotNull() & ((F.col("source_file") != F.col("_ff")) | (F.col("source_offset") != F.col("_fo")))
+        dup_ids = marked.filter(is_dup).select(
+            "source", "source_file", "source_offset", "offset_unit",
+            F.lit("ingest:duplicate_source_id").alias("reason"),
+            F.concat(F.lit("same source and id as the record at "), F.col("_ff"), F.lit("@"),
+                     F.col("_fo").cast("string")).alias("detail"),
+            F.col("content_sha256").alias("raw_sha256"), F.col("n_bytes").alias("raw_bytes"),
+            F.lit(None).cast("string").alias("raw_prefix"),
+        )
+        quarantine = quarantine.unionByName(dup_ids)
+        kept = marked.filter(~is_dup).select(*_DOC_COLUMNS)
+    else:
+        kept = docs.select(*_DOC_COLUMNS)
+    ctx.timings["source_ids"] = round(time.time() - t0, 3)
     rejected_parts = []
 
     # Erasure and opt-out requests apply to every future run, before any stage sees the text.
@@ -478,30 +478,46 @@ def _account(spark, curated_dir: Path, rejected_dir: Path, quarantine_dir: Path,
         if row["split_index"] == 0:
             st["encoding"] = row["encoding"]
 
-    by_source: dict[str, dict[str, int]] = {}
-    tables = {"curated": curated_dir, "rejected": rejected_dir, "quarantined": quarantine_dir}
-    for key, d in tables.items():
+    # One job over the three written tables: rows and bytes by table, file, source and reason.
+    parts = []
+    for key, d, reason in (("curated", curated_dir, F.lit(None).cast("string")),
+                           ("rejected", rejected_dir, F.col("drop_reason")),
+                           ("quarantined", quarantine_dir, F.col("reason"))):
         df = spark.read.parquet(str(d))
-        for r in df.groupBy("source_file", "source").count().collect():
-            per_file.setdefault(r["source_file"], {})[key] = r["count"]
-            src = by_source.setdefault(r["source"], {"curated": 0, "rejected": 0, "quarantined": 0})
-            src[key] += r["count"]
-    rej = spark.read.parquet(str(rejected_dir))
-    rejected_by_reason = {r["drop_reason"]: r["count"] for r in rej.groupBy("drop_reason").count().collect()}
-    qdf = spark.read.parquet(str(quarantine_dir))
-    quarantined_by_reason = {r["reason"]: r["count"] for r in qdf.groupBy("reason").count().collect()}
-    cur = spark.read.parquet(str(curated_dir))
-    agg = cur.agg(F.count(F.lit(1)).alias("n"), F.coalesce(F.sum("n_bytes"), F.lit(0)).alias("b")).collect()[0]
+        nbytes = F.col("n_bytes") if key != "quarantined" else F.lit(0).cast("long")
+        parts.append(df.select(F.lit(key).alias("_table"), "source_file", "source", reason.alias("_reason"),
+                               nbytes.alias("_bytes")))
+    union = parts[0].unionByName(parts[1]).unionByName(parts[2])
+    groups = union.groupBy("_table", "source_file", "source", "_reason").agg(
+        F.count(F.lit(1)).alias("n"), F.coalesce(F.sum("_bytes"), F.lit(0)).alias("b")).collect()
+
+    by_source: dict[str, dict[str, int]] = {}
+    rejected_by_reason: dict[str, int] = {}
+    quarantined_by_reason: dict[str, int] = {}
+    curated = curated_bytes = 0
+    for g in groups:
+        key, n = g["_table"], int(g["n"])
+        pf = per_file.setdefault(g["source_file"], {})
+        pf[key] = pf.get(key, 0) + n
+        src = by_source.setdefault(g["source"], {"curated": 0, "rejected": 0, "quarantined": 0})
+        src[key] += n
+        if key == "curated":
+            curated += n
+            curated_bytes += int(g["b"])
+        elif key == "rejected":
+            rejected_by_reason[g["_reason"]] = rejected_by_reason.get(g["_reason"], 0) + n
+        else:
+            quarantined_by_reason[g["_reason"]] = quarantined_by_reason.get(g["_reason"], 0) + n
     skipped: dict[str, int] = {}
     for pf in per_file.values():
         for k, v in pf.get("stats", {}).get("skipped", {}).items():
             skipped[k] = skipped.get(k, 0) + v
     counts = Counts(
         records=sum(pf.get("stats", {}).get("records", 0) for pf in per_file.values()),
-        curated=int(agg["n"]),
+        curated=curated,
         rejected=sum(rejected_by_reason.values()),
         quarantined=sum(quarantined_by_reason.values()),
-        curated_bytes=int(agg["b"]),
+        curated_bytes=curated_bytes,
         rejected_by_reason=dict(sorted(rejected_by_reason.items())),
         quarantined_by_reason=dict(sorted(quarantined_by_reason.items())),
         skipped_by_reason=dict(sorted(skipped.items())),

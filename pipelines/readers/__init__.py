@@ -61,9 +61,11 @@ def read_split(split: InputSplit, cfg) -> Iterator[dict[str, Any]]:
     yield builder.stats(split.split_index)
 
 
-def rows_to_batches(rows: Iterator[dict[str, Any]], batch_rows: int = 2048, max_batch_bytes: int = 64 << 20) -> Iterator[pa.RecordBatch]:
-    """Group rows into Arrow record batches of INGEST_SCHEMA, bounded in rows and text bytes."""
-    names = INGEST_SCHEMA.names
+def rows_to_batches(rows: Iterator[dict[str, Any]], batch_rows: int = 2048, max_batch_bytes: int = 64 << 20,
+                    schema: pa.Schema = INGEST_SCHEMA) -> Iterator[pa.RecordBatch]:
+    """Group rows into Arrow record batches of ``schema`` (INGEST_SCHEMA by default), bounded in rows and
+    text bytes. Keys of a row that are not in ``schema`` are ignored; missing ones are null."""
+    names = schema.names
     cols: dict[str, list] = {n: [] for n in names}
     count = size = 0
     for r in rows:
@@ -72,11 +74,11 @@ def rows_to_batches(rows: Iterator[dict[str, Any]], batch_rows: int = 2048, max_
         count += 1
         size += r.get("n_bytes") or 0
         if count >= batch_rows or size >= max_batch_bytes:
-            yield pa.RecordBatch.from_pydict(cols, schema=INGEST_SCHEMA)
+            yield pa.RecordBatch.from_pydict(cols, schema=schema)
             cols = {n: [] for n in names}
             count = size = 0
     if count:
-        yield pa.RecordBatch.from_pydict(cols, schema=INGEST_SCHEMA)
+        yield pa.RecordBatch.from_pydict(cols, schema=schema)
 
 
 __all__ = [

@@ -41,6 +41,27 @@ class RunContext:
     #: Wall seconds of the runner's phases (not written to run.json: they differ between reruns).
     timings: dict[str, float] = field(default_factory=dict)
 
+    def lookup_table(self, df: "DataFrame", name: str) -> "tuple[DataFrame, int]":
+        """Write a narrow table derived from the documents and return it ready to be joined back to them.
+
+        Used for tables such as exact-duplicate groups: usually small, computed from a narrow projection
+        of the documents. Joined lazily, Adaptive Query Execution would start shuffling the *texts* for a
+        sort-merge join before learning that the other side is tiny. Written once, the table's row count
+        is known (from the Parquet footers): with at most ``spark.broadcast_lookup_rows`` rows it is
+        returned with a broadcast hint, so the join is a map-side lookup and the texts stay where they
+        are; a larger table is joined by shuffle, as it must be.
+
+        Returns ``(table, rows)``; callers skip the join altogether when ``rows`` is 0 (the usual case
+        for repeated source ids).
+        """
+        from pyspark.sql import functions as F
+
+        path = self.work_dir / f"lookup-{name}"
+        df.write.option("compression", "lz4").parquet(str(path))
+        table = self.spark.read.parquet(str(path))
+        rows = table.count()  # from the Parquet footers
+        return (F.broadcast(table) if rows <= self.config.spark.broadcast_lookup_rows else table), rows
+
     def side_output_dir(self, stage: str) -> Path:
         """A directory under the staging output for a stage's side tables (e.g. cluster statistics)."""
         d = self.staging_dir / "stages" / stage

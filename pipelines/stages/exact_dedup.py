@@ -12,21 +12,27 @@ from .base import Stage
 
 class ExactDedupStage(Stage):
     name = "exact_dedup"
-    #: The stage is a join with a small table: recomputing it is cheaper than writing it out.
+    #: The stage is a join with a (written) lookup table: recomputing it is cheaper than writing it out.
     materialize = False
 
     def apply(self, df):
         from pyspark.sql import functions as F
 
-        # Decide on the narrow (content_sha256, doc_id) projection: only groups with duplicates matter,
-        # and that table is usually small enough for a broadcast join (AQE decides at run time), so the
-        # texts are never shuffled for dedup.
-        groups = (
+        # Decide on the narrow (content_sha256, doc_id) projection: only groups with duplicates matter.
+        # The groups are written once and, when small enough, joined by broadcast: the texts are then
+        # never shuffled for dedup (see RunContext.lookup_table).
+        groups, n_groups = self.ctx.lookup_table(
             df.select("content_sha256", "doc_id")
             .groupBy("content_sha256")
             .agg(F.min("doc_id").alias("_survivor"), F.count(F.lit(1)).cast("int").alias("_n"))
-            .filter(F.col("_n") > 1)
+            .filter(F.col("_n") > 1),
+            "exact_dedup_groups",
         )
+        if n_groups == 0:  # no duplicates at all: nothing to join
+            return df.select(
+                *df.columns, F.lit(1).alias("exact_dup_count"), F.lit(None).cast("string").alias("exact_dup_of"),
+                F.lit(None).cast("string").alias(self.reason_column),
+            )
         joined = df.join(groups, on="content_sha256", how="left")
         return (
             joined.withColumn("exact_dup_count", F.coalesce(F.col("_n"), F.lit(1)))

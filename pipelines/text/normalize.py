@@ -23,6 +23,23 @@ _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ufeff]")
 # Characters that indicate binary content when they are frequent: controls (not TAB/LF/CR) and U+FFFD.
 _BINARY_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Everything any rule above acts on: controls (incl. CR, NEL, NUL), the special line breaks, BOM, U+FFFD
+# and surrogates. A text without any of them is "plain": only NFC and trimming can change it.
+_UNUSUAL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffd\ud800-\udfff]")
+
+
+def is_plain(text: str) -> bool:
+    """True when ``text`` holds no character that the control, line-ending, binary or surrogate rules
+    act on (one scan; most documents). For such a text, :func:`binary_ratio` is 0,
+    :func:`has_lone_surrogate` is False and :func:`normalize_text` is :func:`normalize_plain`."""
+    return _UNUSUAL_RE.search(text) is None
+
+
+def normalize_plain(text: str) -> str:
+    """:func:`normalize_text` of a text for which :func:`is_plain` is True: NFC and trimming only."""
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text.strip()
 
 
 def normalize_text(text: str) -> str:

@@ -109,3 +109,10 @@ class SparkSection(Section):
     driver_memory: str = Field("4g", description="Driver JVM heap for embedded runs (e.g. 4g).")
     shuffle_partitions: Optional[int] = Field(None, gt=0, description="Default: scaled to the input size.")
     extra_conf: dict[str, str] = Field(default_factory=dict, description="Further spark.* settings.")
+    broadcast_lookup_rows: int = Field(
+        500_000, ge=0,
+        description="Lookup tables computed from the documents (exact-duplicate groups, repeated source ids) "
+                    "with at most this many rows are joined back by broadcast, so the texts are not shuffled "
+                    "for the join; larger ones use a shuffle join. About 150 bytes of memory a row on every "
+                    "executor.",
+    )
