@@ -43,6 +43,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / ".bench" / "ingest"))
     ap.add_argument("--repeat", type=int, default=2, help="runs in one Spark session (the first pays JIT warm-up)")
     ap.add_argument("--json-out", default=None, help="also write the result JSON here")
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra Spark setting for the benchmark's session (repeatable), e.g. "
+                         "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1")
     args = ap.parse_args(argv)
 
     import logging
@@ -63,7 +66,9 @@ def main(argv=None) -> int:
     off = [f"{s}.enabled=false" for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")]
     cfg = load_config("demo", [f"spark.master=local[{args.cores}]", "spark.driver_memory=4g",
                                "spark.shuffle_partitions=null", "output.num_files=null", *off])
-    spark = build_spark_session("corpusforge-bench", master=f"local[{args.cores}]", driver_memory="4g", ui=False)
+    extra = dict(kv.split("=", 1) for kv in args.conf)
+    spark = build_spark_session("corpusforge-bench", master=f"local[{args.cores}]", driver_memory="4g", ui=False,
+                                extra_conf=extra)
     out = root / "run"
     runs = []
     for attempt in range(args.repeat):
@@ -105,6 +110,7 @@ def main(argv=None) -> int:
         "quarantined": c.quarantined,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "runs": runs,
+        "spark_conf": extra,
         "target_mb_per_s_per_core": 5.0,
     }
     spark.stop()

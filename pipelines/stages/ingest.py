@@ -1,9 +1,10 @@
 """Spark adapter of ingest: input splits are read in Python workers, which write the rows to Parquet.
 
-Each Spark task reads one input split (``pipelines.readers.read_split``) and writes its document and
-quarantine rows (``SCAN_SCHEMA``: ``INGEST_SCHEMA`` without the statistics columns) with pyarrow into one
-Parquet part file of the run's work directory, named after the split. Only the split's statistics row
-(records read, skipped records, encoding, the part file and its row count) goes back to the driver.
+Each Spark task (plain RDD API) reads one input split (``pipelines.readers.read_split``) and writes its
+document and quarantine rows (``SCAN_SCHEMA``: ``INGEST_SCHEMA`` without the statistics columns) with
+pyarrow into one Parquet part file of the run's work directory, named after the split. Only the split's
+statistics (records read, skipped records, encoding, the part file and its row count) go back to the
+driver.
 
 Why the workers write the files themselves: handing every row to the JVM as Arrow, converting it to
 Spark rows and encoding Parquet in Java cost more CPU than reading and parsing the input (about 5 CPU
@@ -23,66 +24,28 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 
-from pipelines.readers import INGEST_SCHEMA, InputFile, InputSplit, read_split, rows_to_batches
+from pipelines.readers import INGEST_SCHEMA, InputSplit, read_split, rows_to_batches
 
 log = logging.getLogger(__name__)
 
-_SPLIT_FIELDS = ["path", "rel_path", "source", "fmt", "compression", "split_index", "start", "end"]
 _STATS_FIELDS = ("split_index", "records", "skipped", "encoding")
 
 #: The rows of the work table: documents and quarantine rows, told apart by ``kind``.
 SCAN_SCHEMA = pa.schema([f for f in INGEST_SCHEMA if f.name not in _STATS_FIELDS])
 
-#: What each task returns: the split's statistics and the part file it wrote.
-SPLIT_RESULT_SCHEMA = pa.schema(
-    [
-        pa.field("split", pa.int64(), nullable=False),  # position in the planned splits
-        pa.field("source", pa.string()),
-        pa.field("source_file", pa.string()),
-        pa.field("split_index", pa.int32()),
-        pa.field("records", pa.int64()),
-        pa.field("skipped", pa.map_(pa.string(), pa.int64())),
-        pa.field("encoding", pa.string()),
-        pa.field("part_file", pa.string()),
-        pa.field("part_rows", pa.int64()),
-        # size and sha256 of the whole input file, from the task of its first split (-1: unreadable)
-        pa.field("file_bytes", pa.int64()),
-        pa.field("file_sha256", pa.string()),
-    ]
-)
-
 #: Compression of the work table's part files: read once more and deleted, so speed over size.
 WORK_COMPRESSION = "lz4"
-
-
-def _split_schema():
-    from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
-
-    return StructType(
-        [StructField("split", LongType(), False)]
-        + [
-            StructField("path", StringType(), False),
-            StructField("rel_path", StringType(), False),
-            StructField("source", StringType(), False),
-            StructField("fmt", StringType(), False),
-            StructField("compression", StringType(), True),
-            StructField("split_index", IntegerType(), False),
-            StructField("start", LongType(), False),
-            StructField("end", LongType(), False),
-        ]
-    )
 
 
 def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
     """Read one split and write its document and quarantine rows to ``out_dir/split-NNNNNN.parquet``.
 
-    Returns the split's statistics row with ``part_file`` and ``part_rows``; the task of a file's first
-    split also hashes the whole file (``file_bytes``, ``file_sha256``), before reading it, which leaves the
-    file in the page cache for the reader. Runs in a Python worker. A split without rows still gets a
+    Returns the split's statistics (a dict) with ``part_file`` and ``part_rows``; the task of a file's
+    first split also hashes the whole file (``file_bytes``, ``file_sha256``), before reading it, which
+    leaves the file in the page cache for the reader. Runs in a Python worker. A split without rows still gets a
     (row-less) file, so every split has exactly one part.
     """
     import pyarrow.parquet as pq
@@ -117,7 +80,7 @@ def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
         raise
     return {"split": number, "source": stats.get("source"), "source_file": stats.get("source_file"),
             "split_index": stats.get("split_index"), "records": stats.get("records"),
-            "skipped": list((stats.get("skipped") or {}).items()) or None, "encoding": stats.get("encoding"),
+            "skipped": stats.get("skipped"), "encoding": stats.get("encoding"),
             "part_file": name, "part_rows": n, "file_bytes": file_bytes, "file_sha256": file_sha256}
 
 
@@ -136,20 +99,15 @@ def scan_to_parquet(spark, splits: list[InputSplit], cfg, out_dir: Path):
 
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = [(i, *(getattr(s, f) for f in _SPLIT_FIELDS)) for i, s in enumerate(splits)]
-    rdd = spark.sparkContext.parallelize(rows, max(1, len(rows)))
-    split_df = spark.createDataFrame(rdd, _split_schema())
     target = str(out_dir)
-
-    def read_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for rec in batch.to_pylist():
-                number = rec.pop("split")
-                result = write_split_part(number, InputSplit(**rec), cfg, target)
-                yield pa.RecordBatch.from_pylist([result], schema=SPLIT_RESULT_SCHEMA)
-
-    results = [r.asDict(recursive=True) for r in
-               split_df.mapInArrow(read_batches, from_arrow_schema(SPLIT_RESULT_SCHEMA)).collect()]
+    # Plain RDD tasks: what comes back is one small dict per split, so no Arrow or pandas machinery is
+    # needed between the JVM and the workers.
+    numbered = list(enumerate(splits))
+    results = (
+        spark.sparkContext.parallelize(numbered, max(1, len(numbered)))
+        .map(lambda item: write_split_part(item[0], item[1], cfg, target))
+        .collect()
+    )
     results.sort(key=lambda r: r["split"])
     got = [r["split"] for r in results]
     if got != list(range(len(splits))):
