@@ -209,7 +209,7 @@ def _config_for_store(config, store: DatasetStore):
 
 
 def _build_spark(config):
-    from pipelines.runtime import build_spark_session
+    from pipelines.runtime import build_spark_session, resolve_jit
 
     return build_spark_session(
         app_name=f"corpusforge-nightly-{config.name}",
@@ -217,6 +217,8 @@ def _build_spark(config):
         driver_memory=config.spark.driver_memory,
         shuffle_partitions=config.spark.shuffle_partitions,
         extra_conf=dict(config.spark.extra_conf),
+        # the night's input size is not known yet: "auto" means the full JIT here
+        jit=resolve_jit(config.spark.jit, config.spark.master, None),
     )
 
 

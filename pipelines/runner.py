@@ -237,7 +237,7 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
     splits = plan_splits(files, config.ingest.split_bytes)
 
     if spark is None:
-        from pipelines.runtime import build_spark_session, shuffle_partitions_for
+        from pipelines.runtime import build_spark_session, resolve_jit, shuffle_partitions_for
 
         spark = build_spark_session(
             app_name=f"corpusforge-{config.name}",
@@ -245,6 +245,7 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
             driver_memory=config.spark.driver_memory,
             shuffle_partitions=config.spark.shuffle_partitions or shuffle_partitions_for(total_bytes, os.cpu_count() or 2),
             extra_conf=dict(config.spark.extra_conf),
+            jit=resolve_jit(config.spark.jit, config.spark.master, total_bytes),
         )
     from pipelines.runtime import default_parallelism, shuffle_partitions_for
 

@@ -26,6 +26,7 @@ def spark(tmp_path_factory):
         shuffle_partitions=4,
         ui=False,
         extra_conf={"spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse"))},
+        jit="quick",  # small data: C1-only JIT, as `corpusforge run` uses for small inputs
     )
     yield session
     session.stop()
