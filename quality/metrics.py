@@ -326,25 +326,23 @@ class _Collector:
 
     # ------------------------------------------------------------------ examples
     def _first_n(self, df, group: str, keys: list[str], n: int):
-        """The ``n`` smallest ``keys`` tuples per ``group`` value, as a small DataFrame (group, *keys).
+        """The ``n`` smallest ``keys`` tuples per ``group`` value, as a lazy DataFrame (group, *keys).
 
-        ``n`` rounds of one hash aggregation each over the narrow projection: no window, so a reason
-        with millions of rows is never sorted in one partition.
+        A ``row_number() <= n`` window over the narrow projection: Spark plans it with a partial
+        per-partition group limit before the shuffle (WindowGroupLimit), so at most ``n`` rows per group
+        and input partition are shuffled and sorted, however many rows a reason has. One job, computed
+        as part of the query that uses it.
         """
+        from pyspark.sql import Window
+
         F = self.F
-        narrow = df.select(F.col(group).alias("_g"), F.struct(*keys).alias("_k"))
-        picked = []
-        last = None
-        for _ in range(n):
-            cand = narrow if last is None else narrow.join(F.broadcast(last), "_g").where(F.col("_k") > F.col("_last"))
-            rows = cand.groupBy("_g").agg(F.min("_k").alias("_last")).collect()
-            if not rows:
-                break
-            picked += [(r["_g"], *[r["_last"][k] for k in keys]) for r in rows]
-            last = self.spark.createDataFrame([(r["_g"], r["_last"]) for r in rows],
-                                              narrow.select("_g", F.col("_k").alias("_last")).schema)
-        schema = df.select(group, *keys).schema
-        return self.spark.createDataFrame(picked, schema)
+        w = Window.partitionBy(group).orderBy(*keys)
+        return (
+            df.select(group, *keys)
+            .withColumn("_rn", F.row_number().over(w))
+            .where(F.col("_rn") <= n)
+            .drop("_rn")
+        )
 
     def examples(self) -> tuple[dict[str, list[Example]], dict[str, list[QuarantineExample]]]:
         F = self.F
