@@ -200,6 +200,28 @@ def commit(staging: Path, out: Path, run_id: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _warn_ambiguous_positions(files) -> None:
+    """Warn when two input files share a source and a relative path.
+
+    Records without an id get the positional ``source_id`` ``<relative path>@<offset>`` (text files: the
+    relative path), so such records of the second file would share doc_ids with the first file's and be
+    quarantined as ``ingest:duplicate_source_id``. This happens with ``ingest.source`` set and several
+    ``--input`` directories holding the same file names.
+    """
+    seen: dict[tuple[str, str], str] = {}
+    clashes = []
+    for f in files:
+        first = seen.setdefault((f.source, f.rel_path), f.path)
+        if first != f.path:
+            clashes.append((f.source, f.rel_path))
+    if clashes:
+        log.warning(
+            "%d input file(s) share source and relative path with another input (first: source %r, %r): "
+            "their records without an id field get the same positional ids and would be quarantined as "
+            "ingest:duplicate_source_id; leave ingest.source unset (each --input is then its own source) "
+            "or give the inputs distinct names", len(clashes), clashes[0][0], clashes[0][1])
+
+
 def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=None,
                  run_id: Optional[str] = None, commit_dedup_index: bool = True,
                  previous: Optional[str] = None, takedown_requests: Optional[str] = None) -> RunResult:
@@ -233,6 +255,7 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
     files = expand_inputs(inputs, config.ingest.format, config.ingest.source)
     if not files:
         raise RunError(f"no input files found in {inputs}")
+    _warn_ambiguous_positions(files)
     total_bytes = sum(f.size for f in files)
     splits = plan_splits(files, config.ingest.split_bytes)
 

@@ -207,3 +207,18 @@ def test_takedown_requests_apply_at_ingest_and_reach_the_ledger(spark, planted, 
     erased = [r for r in ledger if str(r.get("stage")) == "takedown"]
     assert {r["doc_id"] for r in erased} == {make_doc_id("web", "a1"), make_doc_id("web", "a4")}
     assert all("text" not in r for r in ledger), "the ledger holds no text"
+
+
+def test_same_relative_path_under_one_source_is_warned_and_quarantined_not_lost(spark, tmp_path, caplog):
+    """Two --input directories with the same file name and ingest.source set: positional ids clash."""
+    for d in ("day1", "day2"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "part.jsonl").write_bytes(_line(text=f"A document of {d} without an id."))
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING", logger="pipelines.runner"):
+        res = run_pipeline(_cfg("ingest.source=web"), [str(tmp_path / "day1"), str(tmp_path / "day2")], str(out),
+                           spark=spark)
+    assert any("share source and relative path" in r.getMessage() for r in caplog.records)
+    c = res.manifest.counts
+    assert (c.records, c.curated, c.quarantined) == (2, 1, 1)
+    assert c.quarantined_by_reason == {"ingest:duplicate_source_id": 1}
