@@ -132,6 +132,16 @@ def write_table(df, path: Path, num_files: int, sort_cols: list[str], compressio
     return n
 
 
+def write_empty_table(spark_schema, file: Path, compression: str) -> None:
+    """One row-less Parquet file with ``spark_schema``, so that readers always find a table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    pq.write_table(pa.Table.from_batches([], schema=to_arrow_schema(spark_schema)), file,
+                   compression=None if compression == "uncompressed" else compression)
+
+
 def write_split_tables(df, by: str, targets: dict[str, Path], num_files: int, sort_cols: list[str],
                        compression: str) -> dict[str, int]:
     """Write the rows of ``df`` into one table per value of column ``by`` in a single pass.
@@ -141,10 +151,7 @@ def write_split_tables(df, by: str, targets: dict[str, Path], num_files: int, so
     table without rows gets one empty Parquet file with the schema, so readers always find a table.
     Returns the number of files per table.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import to_arrow_schema
 
     first = next(iter(targets.values()))
     tmp = first.parent / "_tables.spark"
@@ -170,9 +177,7 @@ def write_split_tables(df, by: str, targets: dict[str, Path], num_files: int, so
                     os.replace(f, path / f"part-{int(m.group(1)):05d}.parquet")
                     n += 1
         if n == 0:
-            schema = to_arrow_schema(df.drop(by).schema)
-            pq.write_table(pa.Table.from_batches([], schema=schema), path / "part-00000.parquet",
-                           compression=None if compression == "uncompressed" else compression)
+            write_empty_table(df.drop(by).schema, path / "part-00000.parquet", compression)
             n = 1
         counts[value] = n
     shutil.rmtree(tmp)
@@ -428,8 +433,13 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     written = spark.read.parquet(str(curated_dir))
     for stage in stages:
         stage.finalize(written)  # e.g. the near-dedup index delta of the kept documents
-    outputs["quarantine"]["files"] = write_table(quarantine, quarantine_dir, max(1, num_files // 4),
-                                                 ["source_file", "source_offset", "reason"], compression)
+    if n_repeated or any(st["quarantine_rows"] for st in stats_rows):
+        outputs["quarantine"]["files"] = write_table(quarantine, quarantine_dir, max(1, num_files // 4),
+                                                     ["source_file", "source_offset", "reason"], compression)
+    else:  # the readers quarantined nothing: no Spark job to find that out again
+        quarantine_dir.mkdir()
+        write_empty_table(quarantine.schema, quarantine_dir / "part-00000.parquet", compression)
+        outputs["quarantine"]["files"] = 1
 
     from pipelines.ledger import write_removal_ledger
 

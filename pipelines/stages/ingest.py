@@ -43,7 +43,7 @@ WORK_COMPRESSION = "lz4"
 def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
     """Read one split and write its document and quarantine rows to ``out_dir/split-NNNNNN.parquet``.
 
-    Returns the split's statistics (a dict) with ``part_file`` and ``part_rows``; the task of a file's
+    Returns the split's statistics (a dict) with ``part_file``, ``part_rows`` and ``quarantine_rows``; the task of a file's
     first split also hashes the whole file (``file_bytes``, ``file_sha256``), before reading it, which
     leaves the file in the page cache for the reader. Runs in a Python worker. A split without rows still gets a
     (row-less) file, so every split has exactly one part.
@@ -58,11 +58,15 @@ def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
     if split.split_index == 0:
         _, file_bytes, file_sha256 = _hash_file(split.path)
 
+    quarantined = 0
+
     def rows():
+        nonlocal quarantined
         for r in read_split(split, cfg):
             if r["kind"] == "stats":
                 stats.update(r)
             else:
+                quarantined += r["kind"] == "quarantine"
                 yield r
 
     n = 0
@@ -81,14 +85,15 @@ def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
     return {"split": number, "source": stats.get("source"), "source_file": stats.get("source_file"),
             "split_index": stats.get("split_index"), "records": stats.get("records"),
             "skipped": stats.get("skipped"), "encoding": stats.get("encoding"),
-            "part_file": name, "part_rows": n, "file_bytes": file_bytes, "file_sha256": file_sha256}
+            "part_file": name, "part_rows": n, "quarantine_rows": quarantined,
+            "file_bytes": file_bytes, "file_sha256": file_sha256}
 
 
 def scan_to_parquet(spark, splits: list[InputSplit], cfg, out_dir: Path):
     """Read every split (one Spark task each) into Parquet part files under ``out_dir``.
 
     Returns ``(table, stats_rows, hashes)``: the work table (a DataFrame of ``SCAN_SCHEMA``, documents
-    and quarantine rows), one statistics dict per split, in split order, and ``{path: {"bytes": size,
+    and quarantine rows), one statistics dict per split, in split order (with ``quarantine_rows``), and ``{path: {"bytes": size,
     "sha256": hex}}`` for every input file (size -1 and the reason in ``sha256`` when it cannot be read).
 
     Raises:

@@ -222,3 +222,16 @@ def test_same_relative_path_under_one_source_is_warned_and_quarantined_not_lost(
     c = res.manifest.counts
     assert (c.records, c.curated, c.quarantined) == (2, 1, 1)
     assert c.quarantined_by_reason == {"ingest:duplicate_source_id": 1}
+
+
+def test_clean_input_gets_an_empty_quarantine_table_with_its_schema(spark, tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "a.jsonl").write_bytes(_line(id="x1", text="Clean one.") + _line(id="x2", text="Clean two."))
+    out = tmp_path / "out"
+    res = run_pipeline(_cfg(), [str(tmp_path / "web")], str(out), spark=spark)
+    assert res.manifest.counts.quarantined == 0 and res.manifest.outputs["quarantine"]["files"] == 1
+    q = pq.read_table(out / "quarantine")
+    assert q.num_rows == 0
+    assert q.column_names == ["source", "source_file", "source_offset", "offset_unit", "reason", "detail",
+                              "raw_sha256", "raw_bytes", "raw_prefix"]
+    assert spark.read.parquet(str(out / "quarantine")).count() == 0
