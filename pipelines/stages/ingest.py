@@ -43,10 +43,10 @@ WORK_COMPRESSION = "lz4"
 def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
     """Read one split and write its document and quarantine rows to ``out_dir/split-NNNNNN.parquet``.
 
-    Returns the split's statistics (a dict) with ``part_file``, ``part_rows`` and ``quarantine_rows``; the task of a file's
-    first split also hashes the whole file (``file_bytes``, ``file_sha256``), before reading it, which
-    leaves the file in the page cache for the reader. Runs in a Python worker. A split without rows still gets a
-    (row-less) file, so every split has exactly one part.
+    Returns the split's statistics (a dict) with ``part_file``, ``part_rows`` and ``quarantine_rows``.
+    The task of a file's first split also hashes the whole file (``file_bytes``, ``file_sha256``) before
+    reading it, which leaves the file in the page cache for the reader. Runs in a Python worker. A split
+    without rows still gets a (row-less) file, so every split has exactly one part.
     """
     import pyarrow.parquet as pq
 
@@ -93,8 +93,9 @@ def scan_to_parquet(spark, splits: list[InputSplit], cfg, out_dir: Path):
     """Read every split (one Spark task each) into Parquet part files under ``out_dir``.
 
     Returns ``(table, stats_rows, hashes)``: the work table (a DataFrame of ``SCAN_SCHEMA``, documents
-    and quarantine rows), one statistics dict per split, in split order (with ``quarantine_rows``), and ``{path: {"bytes": size,
-    "sha256": hex}}`` for every input file (size -1 and the reason in ``sha256`` when it cannot be read).
+    and quarantine rows), one statistics dict per split in split order (with ``quarantine_rows``), and
+    ``{path: {"bytes": size, "sha256": hex}}`` for every input file (size -1 and the reason in
+    ``sha256`` when it cannot be read).
 
     Raises:
         RuntimeError: a split did not report back, or a part file is missing (a bug; nothing is lost
@@ -109,7 +110,8 @@ def scan_to_parquet(spark, splits: list[InputSplit], cfg, out_dir: Path):
     # needed between the JVM and the workers.
     numbered = list(enumerate(splits))
     results = (
-        spark.sparkContext.parallelize(numbered, max(1, len(numbered)))
+        # one task per split, at most 10,000 tasks (a task then reads several splits, each to its own part)
+        spark.sparkContext.parallelize(numbered, max(1, min(len(numbered), 10000)))
         .map(lambda item: write_split_part(item[0], item[1], cfg, target))
         .collect()
     )
