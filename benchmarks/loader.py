@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from pipelines.shards import ShardWriter
+from storage.shards import ShardWriter
 from train.dataset import ShardDataset, ShardLoader
 
 log = logging.getLogger(__name__)

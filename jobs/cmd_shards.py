@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from pipelines.shards import ShardError, verify_shards
+    from storage.shards import ShardError, verify_shards
     from pipelines.text.tokenize import file_sha256
 
     try:

@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from pipelines.shards import ShardError
+    from storage.shards import ShardError
     from train.cli import config_from_args
     from train.trainer import train
 

@@ -51,8 +51,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
-from pipelines.shards import CURRENT_FILE, TOKENIZER_FILE, atomic_write_text, check_shard_file, fsync_dir
-from schemas.shards import INDEX_FILE, ShardEntry, ShardIndex, unsafe_path_reason
+from storage.files import atomic_write_text, fsync_dir
+from storage.shards import CURRENT_FILE, TOKENIZER_FILE, check_shard_file
+from storage.shards import INDEX_FILE, ShardEntry, ShardIndex, unsafe_path_reason
 
 log = logging.getLogger(__name__)
 

@@ -375,7 +375,7 @@ def rewrite_shard(src: Path, dst: Path, drop: set[str]):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from schemas.shards import RowGroupInfo
+    from storage.shards import RowGroupInfo
 
     pf = pq.ParquetFile(src)
     md = pf.metadata
@@ -759,7 +759,7 @@ def apply_takedowns(spark, store, requests: Union[str, os.PathLike, Iterable[Any
 def _purge_runs(store, targets: set[str], by_req: dict[str, set[str]]) -> dict[str, int]:
     """Remove the documents from every run folder (curated, rejected, shards); record erasures.json."""
     from pipelines.store import atomic_write_json, utc_now
-    from schemas.shards import ShardIndex
+    from storage.shards import ShardIndex
 
     purged: dict[str, int] = {}
     if not targets:
@@ -785,7 +785,7 @@ def _purge_runs(store, targets: set[str], by_req: dict[str, set[str]]) -> dict[s
                 else:
                     entries.append(new)
             if shards_changed:
-                from pipelines.shards import atomic_write_text
+                from storage.files import atomic_write_text
 
                 new_index = index.model_copy(update={"shards": entries, "total_rows": sum(e.rows for e in entries),
                                                      "total_tokens": sum(e.tokens for e in entries)})
@@ -847,9 +847,9 @@ def enforce_on_run(spark, store, run_dir: Path) -> dict[str, Any]:
             by_req.setdefault(rid, set()).add(d)
     rdir = Path(run_dir)
     n = rewrite_table_files(rdir / "curated", ids) + rewrite_table_files(rdir / "rejected", ids)
-    from pipelines.shards import atomic_write_text
+    from storage.files import atomic_write_text
     from pipelines.store import atomic_write_json, utc_now
-    from schemas.shards import ShardIndex
+    from storage.shards import ShardIndex
 
     idx_path = rdir / "shards" / "index.json"
     if idx_path.is_file():

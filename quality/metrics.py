@@ -396,7 +396,7 @@ class _Collector:
         idx_path = self.run_dir / "shards" / "index.json"
         if not idx_path.is_file():
             return
-        from schemas.shards import ShardIndex
+        from storage.shards import ShardIndex
 
         index = ShardIndex.from_file(idx_path)
         self.shard_index = index.model_dump(mode="json")

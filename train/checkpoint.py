@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import torch
 
-from pipelines.shards import atomic_write_text
+from storage.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

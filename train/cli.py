@@ -62,7 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from pydantic import ValidationError
 
-    from pipelines.shards import ShardError
+    from storage.shards import ShardError
     from train.trainer import train
 
     parser = argparse.ArgumentParser(prog="python -m train", description="Train a GPT on corpusforge token shards.")

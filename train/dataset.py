@@ -43,8 +43,8 @@ import torch
 from pydantic import ValidationError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from pipelines.shards import ShardError, check_shard_file, resolve_index_path
-from schemas.shards import ShardIndex, numpy_dtype
+from storage.shards import ShardError, check_shard_file, resolve_index_path
+from storage.shards import ShardIndex, numpy_dtype
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from pipelines.text.tokenize import LoadedTokenizer, load_tokenizer, load_tokenizer_from_string
+from storage.tokenizer import LoadedTokenizer, load_tokenizer, load_tokenizer_from_string
 from train.checkpoint import load_checkpoint
 from train.model import GPT, ModelConfig
 

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.shards import atomic_write_text
+from storage.files import atomic_write_text
 from train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from train.dataset import ShardDataset, ShardLoader, load_index
 from train.model import GPT, model_config_from

@@ -8,7 +8,7 @@ Design (why the shards are written from the driver):
   (Spark has no unsigned types; an ``array<int>`` would double uint16 ids).
 * Spark then sorts the tokenized rows globally by ``doc_id`` (range partitioning) and writes them to the
   run's scratch space. The driver streams those files in partition order, one Arrow batch at a time,
-  through :class:`~pipelines.shards.ShardWriter`. Memory stays bounded (one batch plus one row group) and
+  through :class:`~storage.shards.ShardWriter`. Memory stays bounded (one batch plus one row group) and
   the shard boundaries, row groups and ``index.json`` depend only on the sorted rows, so the same input
   gives byte-identical shards whatever the partitioning. The single writer moves ~2 bytes per token,
   which is cheap next to tokenization; writing shards inside Spark tasks and renaming them would make
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.shards import ShardWriter
+from storage.shards import ShardWriter
 from pipelines.stages.base import RunContext, StageConfigError
 from pipelines.text.tokenize import TokenizerError, binary_to_list_array, encode_documents, ids_to_binary, load_tokenizer
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.shards import verify_shards
+from storage.shards import verify_shards
 from pipelines.store import DatasetStore
 
 REPO = Path(__file__).resolve().parents[2]

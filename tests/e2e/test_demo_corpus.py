@@ -65,7 +65,7 @@ def test_language_and_quality_decisions_follow_the_ground_truth(demo_run):
 
 
 def test_shards_verify_and_a_model_trains_from_them(demo_run, tmp_path):
-    from pipelines.shards import verify_shards
+    from storage.shards import verify_shards
     from train.trainer import TrainConfig, train
 
     out, m, truth = demo_run

@@ -21,7 +21,7 @@ from schemas.config import STAGE_SECTIONS, load_config
 from schemas.config.gates import GatesSection
 from schemas.manifest import Counts, InputFileRecord, RunManifest
 from schemas.report import Report
-from schemas.shards import ShardEntry, ShardIndex
+from storage.shards import ShardEntry, ShardIndex
 
 MAP = pa.map_(pa.string(), pa.int64())
 SCHEMA = pa.schema([

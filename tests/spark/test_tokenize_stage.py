@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines.stages.tokenize as stage_module
-from pipelines.shards import verify_shards
+from storage.shards import verify_shards
 from pipelines.stages.base import RunContext, StageConfigError
 from pipelines.stages.tokenize import TokenizeStage
 from pipelines.text.tokenize import decode, load_tokenizer, save_tokenizer, train_bpe_tokenizer

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import train.dataset as dataset_module
-from pipelines.shards import ShardError
+from storage.shards import ShardError
 from tests.unit.test_shards_support import write_consecutive_shards
 from train.dataset import BufferOrder, ShardDataset, ShardLoader
 

@@ -10,15 +10,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import pipelines.shards as shards_module
-from pipelines.shards import ShardError, ShardWriter, resolve_index_path, verify_shards
-from schemas.shards import ShardIndex, shard_schema, token_dtype_for_vocab, unsafe_path_reason
+import storage.shards.writer as shards_module
+from storage.shards import ShardError, ShardWriter, resolve_index_path, verify_shards
+from storage.shards import ShardIndex, shard_schema, token_dtype_for_vocab, unsafe_path_reason
 from tests.unit.test_shards_support import FAKE_TOKENIZER_SHA, write_consecutive_shards
 from train.dataset import ShardDataset, ShardLoader
 
 
 def test_module_is_this_repository():
-    assert shards_module.__file__.replace("\\", "/").endswith("pipelines/shards.py")
+    assert shards_module.__file__.replace("\\", "/").endswith("storage/shards/writer.py")
 
 
 def test_token_dtype_is_the_smallest_that_fits():

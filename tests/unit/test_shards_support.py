@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from pipelines.shards import ShardWriter
+from storage.shards import ShardWriter
 
 FAKE_TOKENIZER_SHA = "ab" * 32
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import pipelines.store as store_module
-from pipelines.shards import ShardWriter, verify_shards
+from storage.shards import ShardWriter, verify_shards
 from pipelines.store import (
     DatasetStore, StoreError, StoreLockedError, append_jsonl, check_compatible_index, entries_of, read_jsonl,
     run_entries,
 )
-from schemas.shards import ShardIndex
+from storage.shards import ShardIndex
 from train.dataset import load_index
 
 TOK = "cd" * 32

@@ -10,7 +10,7 @@ import pytest
 import pipelines.takedown as takedown_module
 from jobs.cmd_hash_text import hash_text
 from pipelines.readers.records import RecordBuilder
-from pipelines.shards import ShardWriter, check_shard_file
+from storage.shards import ShardWriter, check_shard_file
 from pipelines.takedown import (
     RequestMatcher, TakedownError, load_requests, normalize_url, parse_request, rewrite_shard,
 )

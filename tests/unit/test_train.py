@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import train.trainer as trainer_module
-from pipelines.shards import ShardWriter
+from storage.shards import ShardWriter
 from pipelines.text.tokenize import EOS_TOKEN, encode_documents, load_tokenizer
 from tests.conftest import REPO_ROOT
 from train.checkpoint import latest_checkpoint, load_checkpoint

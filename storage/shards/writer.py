@@ -1,37 +1,28 @@
-"""Writing and verifying tokenized Parquet shards (the folder layout is defined in ``schemas.shards``).
+"""Writing tokenized Parquet shards.
 
 :class:`ShardWriter` is a context manager: rows go in sorted by ``doc_id``, row groups are cut when
 their uncompressed payload reaches ``row_group_bytes``, a shard is closed (renamed from ``.tmp``, hashed)
 when it reaches ``target_shard_bytes``, and ``index.json`` is written last, atomically (temp file +
 ``os.replace``). Boundaries depend only on the sequence of rows, never on how they were batched, so the
 same rows give byte-identical shards.
-
-:func:`verify_shards` checks a folder against its index and reports *every* problem it finds (a flipped
-byte, a truncated or missing shard, an unlisted extra shard, unsafe paths, schema or tokenizer
-mismatches), each with a message that says what to do. :func:`check_shard_file` is the per-shard check
-the trainer runs before it first reads a shard.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import ValidationError
 
-from schemas.shards import (
+from storage.files import atomic_write_text, file_sha256, fsync_dir
+
+from .index import (
     INDEX_FILE,
-    META_SCHEMA_VERSION,
-    META_TOKEN_DTYPE,
-    META_TOKENIZER_SHA256,
     SHARD_SCHEMA_VERSION,
     RowGroupInfo,
     ShardEntry,
@@ -39,77 +30,16 @@ from schemas.shards import (
     numpy_dtype,
     shard_schema,
     token_dtype_for_vocab,
-    unsafe_path_reason,
+)
+from .layout import (
+    DEFAULT_ROW_GROUP_BYTES,
+    DEFAULT_TARGET_SHARD_BYTES,
+    SHARD_NAME,
+    TOKENIZER_FILE,
+    ShardError,
 )
 
 log = logging.getLogger(__name__)
-
-MiB = 1024 * 1024
-DEFAULT_TARGET_SHARD_BYTES = 64 * MiB
-DEFAULT_ROW_GROUP_BYTES = 1 * MiB
-SHARD_NAME = "shard-{:05d}.parquet"
-TOKENIZER_FILE = "tokenizer.json"
-CURRENT_FILE = "CURRENT"
-
-
-class ShardError(ValueError):
-    """A shard folder or shard that cannot be used; the message says what is wrong and how to fix it."""
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory so that renames in it survive a power loss (best effort)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def resolve_index_path(dir_or_store: os.PathLike | str) -> Path:
-    """The index.json of a shard folder, or of a dataset store's current version.
-
-    A store (see the publish step) has a ``CURRENT`` file naming a version: ``DIR/versions/NAME/index.json``.
-    Otherwise ``DIR/index.json`` (or DIR itself when it is an index file).
-    """
-    p = Path(dir_or_store)
-    if p.is_file() and p.name.endswith(".json"):
-        return p
-    current = p / CURRENT_FILE
-    if current.is_file():
-        name = current.read_text(encoding="utf-8").strip()
-        if not name or unsafe_path_reason(name) or "/" in name:
-            raise ShardError(
-                f"{current} must contain one version name (no slashes, no '..'); republish the dataset"
-            )
-        return p / "versions" / name / INDEX_FILE
-    return p / INDEX_FILE
-
-
-# --------------------------------------------------------------------------------------------- writer
 
 
 class ShardWriter:
@@ -347,7 +277,7 @@ class ShardWriter:
             rows=sum(g.rows for g in self._shard_groups),
             tokens=sum(g.tokens for g in self._shard_groups),
             bytes=final.stat().st_size,
-            sha256=_sha256(final),
+            sha256=file_sha256(final),
             row_groups=list(self._shard_groups),
         )
         self._entries.append(entry)
@@ -366,7 +296,7 @@ class ShardWriter:
         if self.tokenizer_file is not None:
             dst = self.out_dir / TOKENIZER_FILE
             shutil.copyfile(self.tokenizer_file, dst)
-            if _sha256(dst) != self.tokenizer_sha256:
+            if file_sha256(dst) != self.tokenizer_sha256:
                 dst.unlink()
                 raise ShardError(
                     f"{self.tokenizer_file} does not have the tokenizer sha256 the shards were written with; "
@@ -405,213 +335,3 @@ class ShardWriter:
             self._shard_tmp.unlink()
         self._open = False
         log.warning("shard writing to %s aborted: no index.json written, the folder is incomplete", self.out_dir)
-
-
-# ------------------------------------------------------------------------------------------- checking
-
-
-@dataclass(frozen=True)
-class ShardProblem:
-    """One problem found in a shard folder."""
-
-    path: str  # relative to the folder ("index.json" for index-level problems)
-    code: str  # missing_index, invalid_index, unsafe_path, missing_shard, truncated, size_mismatch,
-    # sha256_mismatch, unreadable, schema_mismatch, tokenizer_mismatch, count_mismatch,
-    # token_out_of_range, outside_folder, extra_shard
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: [{self.code}] {self.message}"
-
-
-@dataclass
-class VerifyReport:
-    """The outcome of :func:`verify_shards`."""
-
-    folder: str
-    index: Optional[ShardIndex] = None
-    problems: list[ShardProblem] = field(default_factory=list)
-    shards_checked: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "folder": self.folder,
-            "ok": self.ok,
-            "shards_listed": len(self.index.shards) if self.index else None,
-            "shards_checked": self.shards_checked,
-            "problems": [{"path": p.path, "code": p.code, "message": p.message} for p in self.problems],
-        }
-
-
-CheckLevel = Literal["size", "hash", "deep"]
-
-
-def check_shard_file(
-    folder: Path,
-    entry: ShardEntry,
-    token_dtype: str,
-    tokenizer_sha256: str,
-    vocab_size: int,
-    level: CheckLevel = "hash",
-) -> list[ShardProblem]:
-    """Check one listed shard: inside the folder, present, size, footer schema/metadata, row groups;
-    ``hash`` adds the sha256; ``deep`` also re-counts tokens and checks every id is inside the vocabulary.
-    """
-    problems: list[ShardProblem] = []
-    P = lambda code, msg: problems.append(ShardProblem(entry.path, code, msg))  # noqa: E731
-    path = folder / entry.path
-    try:
-        inside = path.resolve().is_relative_to(folder.resolve())
-    except OSError:
-        inside = False
-    if not inside:
-        P("outside_folder", "resolves outside the shard folder (symlink?); shards must live inside it")
-        return problems
-    if not path.is_file():
-        P("missing_shard", "listed in index.json but not found; restore it or re-run the tokenize stage")
-        return problems
-    size = path.stat().st_size
-    if size < entry.bytes:
-        P("truncated", f"{size} bytes on disk, index says {entry.bytes}: the file is truncated; re-copy or re-write it")
-        return problems
-    if size != entry.bytes:
-        P("size_mismatch", f"{size} bytes on disk, index says {entry.bytes}; the file was replaced or appended to")
-        return problems
-    if level in ("hash", "deep") and _sha256(path) != entry.sha256:
-        P("sha256_mismatch", "content does not match the sha256 in index.json (corrupted or modified); re-copy it")
-        return problems
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as exc:
-        P("unreadable", f"not a readable Parquet file ({type(exc).__name__}); re-copy or re-write it")
-        return problems
-    expected = shard_schema(token_dtype)
-    actual = pf.schema_arrow
-    if not actual.remove_metadata().equals(expected.remove_metadata()):
-        P("schema_mismatch", f"columns {actual.remove_metadata()} differ from the shard schema (token dtype {token_dtype})")
-        return problems
-    meta = actual.metadata or {}
-    if meta.get(META_SCHEMA_VERSION) != str(SHARD_SCHEMA_VERSION).encode() or meta.get(META_TOKEN_DTYPE) != token_dtype.encode():
-        P("schema_mismatch", "shard schema version or token dtype metadata differs from index.json")
-    if meta.get(META_TOKENIZER_SHA256) != tokenizer_sha256.encode():
-        P("tokenizer_mismatch", "written with a different tokenizer than index.json names; re-tokenize this shard")
-    md = pf.metadata
-    if md.num_rows != entry.rows:
-        P("count_mismatch", f"{md.num_rows} rows, index says {entry.rows}")
-    if entry.row_groups and [md.row_group(i).num_rows for i in range(md.num_row_groups)] != [g.rows for g in entry.row_groups]:
-        P("count_mismatch", "row groups differ from index.json")
-    if level == "deep" and not problems:
-        try:
-            tokens = 0
-            for i in range(md.num_row_groups):
-                t = pf.read_row_group(i, columns=["input_ids", "n_tokens"])
-                ids = t.column("input_ids").combine_chunks()
-                n = int(pc.sum(t.column("n_tokens")).as_py() or 0)
-                if not pc.all(pc.equal(pc.list_value_length(ids).cast(pa.int32()), t.column("n_tokens"))).as_py():
-                    P("count_mismatch", f"row group {i}: n_tokens differs from len(input_ids)")
-                if entry.row_groups and n != entry.row_groups[i].tokens:
-                    P("count_mismatch", f"row group {i}: {n} tokens, index says {entry.row_groups[i].tokens}")
-                flat = pc.list_flatten(ids)
-                if len(flat) and pc.max(flat).as_py() >= vocab_size:
-                    P("token_out_of_range", f"row group {i} has ids >= vocab_size {vocab_size}")
-                tokens += n
-            if tokens != entry.tokens:
-                P("count_mismatch", f"{tokens} tokens, index says {entry.tokens}")
-        except Exception as exc:
-            P("unreadable", f"reading the data failed ({type(exc).__name__}); re-copy or re-write it")
-    return problems
-
-
-def _describe_validation(err: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
-    out = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        out.append((f"{prefix}{loc}" if loc else prefix.rstrip("."), e["msg"]))
-    return out
-
-
-def verify_shards(
-    folder: os.PathLike | str,
-    expected_tokenizer_sha256: Optional[str] = None,
-    level: CheckLevel = "deep",
-) -> VerifyReport:
-    """Check a shard folder (or dataset store) against its index and report every problem found.
-
-    Args:
-        folder: the shard folder, or a store with ``CURRENT``.
-        expected_tokenizer_sha256: when given, the index must name this tokenizer.
-        level: ``size`` (sizes, footers), ``hash`` (+ sha256 of every shard) or ``deep`` (+ token counts and
-            id ranges).
-
-    Returns:
-        A :class:`VerifyReport`; ``report.ok`` is True when nothing is wrong.
-    """
-    index_path = resolve_index_path(folder)
-    folder = index_path.parent
-    report = VerifyReport(folder=str(folder))
-    Pi = lambda path, code, msg: report.problems.append(ShardProblem(path, code, msg))  # noqa: E731
-    if not index_path.is_file():
-        Pi(INDEX_FILE, "missing_index", "no index.json: the folder is incomplete (it is written last); re-run the tokenize stage")
-        return report
-    try:
-        raw = json.loads(index_path.read_text(encoding="utf-8"))
-        if not isinstance(raw, dict):
-            raise ValueError("not an object")
-    except (ValueError, UnicodeDecodeError) as exc:
-        Pi(INDEX_FILE, "invalid_index", f"not valid JSON ({exc.__class__.__name__}); re-run the tokenize stage")
-        return report
-
-    # Shard entries one by one, so that one bad entry does not hide the others.
-    entries: list[ShardEntry] = []
-    raw_shards = raw.get("shards") if isinstance(raw.get("shards"), list) else []
-    for i, item in enumerate(raw_shards):
-        try:
-            entries.append(ShardEntry.model_validate(item))
-        except ValidationError as err:
-            p = item.get("path") if isinstance(item, dict) and isinstance(item.get("path"), str) else f"shards[{i}]"
-            for loc, msg in _describe_validation(err):
-                code = "unsafe_path" if loc == "path" else "invalid_index"
-                Pi(p, code, f"index entry invalid: {loc}: {msg}")
-    try:
-        report.index = ShardIndex.model_validate(raw)
-    except ValidationError as err:
-        for loc, msg in _describe_validation(err):
-            if not loc.startswith("shards."):  # already reported per entry
-                Pi(INDEX_FILE, "invalid_index", f"{loc}: {msg}")
-
-    token_dtype = raw.get("token_dtype") if raw.get("token_dtype") in ("uint16", "uint32") else None
-    tok_sha = raw.get("tokenizer_sha256") if isinstance(raw.get("tokenizer_sha256"), str) else ""
-    vocab = raw.get("vocab_size") if isinstance(raw.get("vocab_size"), int) else None
-    if expected_tokenizer_sha256 and tok_sha != expected_tokenizer_sha256:
-        Pi(INDEX_FILE, "tokenizer_mismatch", "the shards were made with a different tokenizer than expected; "
-           "re-tokenize with the expected tokenizer or use its tokenizer.json")
-    if token_dtype is None or vocab is None:
-        Pi(INDEX_FILE, "invalid_index", "token_dtype/vocab_size missing or invalid: shard files cannot be checked")
-    else:
-        for entry in entries:
-            report.problems.extend(check_shard_file(folder, entry, token_dtype, tok_sha, vocab, level))
-            report.shards_checked += 1
-
-    tok_file = raw.get("tokenizer_file")
-    if isinstance(tok_file, str) and not unsafe_path_reason(tok_file):
-        tp = folder / tok_file
-        if not tp.is_file():
-            Pi(tok_file, "missing_shard", "tokenizer copy listed in index.json is missing; copy it back")
-        elif _sha256(tp) != tok_sha:
-            Pi(tok_file, "tokenizer_mismatch", "tokenizer copy does not match tokenizer_sha256; copy the right tokenizer.json")
-
-    listed = {e.path for e in entries} | {
-        item.get("path") for item in raw_shards if isinstance(item, dict) and isinstance(item.get("path"), str)
-    }
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        if p.is_file() and (rel.endswith(".parquet") or rel.endswith(".parquet.tmp")) and rel not in listed:
-            Pi(rel, "extra_shard", "a shard file not listed in index.json (left over or added by hand); "
-               "remove it or re-run the tokenize stage")
-    if report.problems:
-        log.warning("%s: %d problem(s) found", folder, len(report.problems))
-    return report
