@@ -53,7 +53,8 @@ SPLIT_STATS_SCHEMA = pa.schema(
     ]
 )
 
-REASON_COLUMN = "drop_reason"
+#: The column of ``rejected/`` (and the ledger) that says why a row was removed: ``"<stage>:<rule>"``.
+DROP_REASON = "drop_reason"
 
 
 def reason_column(stage: str) -> str:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Optional, Sequence
 
 import pyarrow as pa
 
+from schemas.columns import reason_column
+
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
@@ -99,7 +101,7 @@ class Stage(abc.ABC):
 
     @property
     def reason_column(self) -> str:
-        return f"{self.name}_reason"
+        return reason_column(self.name)
 
     def prepare(self) -> None:
         """Driver-side checks before any data moves (model files exist, keys present, ...).
