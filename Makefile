@@ -1,6 +1,7 @@
 # corpusforge: the two commands of the quickstart, and the set-up they need.
 #   make demo   create .venv if missing, install, run the pipeline on the bundled sample corpus
 #   make test   same set-up, then the whole test suite
+#   make lint   ruff over the whole tree (rules in pyproject.toml); CI runs it before the tests
 # TORCH_SPEC pins PyTorch: the default is the CPU build that lies on this kind of machine. On a GPU
 # machine install your own CUDA build of torch into .venv first, or run e.g. `make TORCH_SPEC=torch test`.
 
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.corpusforge-installed
 DEMO_OUT ?= demo-out
 PYTEST_ARGS ?=
 
-.PHONY: demo test install check-java clean bench
+.PHONY: demo test lint install check-java clean bench
 
 install: $(STAMP)
 
@@ -35,6 +36,9 @@ demo: $(STAMP) check-java
 
 test: $(STAMP) check-java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 bench: $(STAMP) check-java
 	$(BIN)/python -m benchmarks.ingest

@@ -7,7 +7,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["pipelines", "schemas", "quality", "train", "jobs"])
+@pytest.mark.parametrize("name", ["pipelines", "schemas", "storage", "quality", "train", "jobs"])
 def test_imported_package_is_this_repository(name):
     mod = importlib.import_module(name)
     origin = Path(mod.__file__).resolve()
