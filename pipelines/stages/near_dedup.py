@@ -42,10 +42,19 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
-from .base import RunContext, Stage, StageConfigError
+import numpy as np
+import pyarrow as pa
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from pipelines.text import minhash as mh
+
 from . import near_dedup_index as dedup_index
+from .base import RunContext, Stage, StageConfigError
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +70,6 @@ def _signature_udf(kind: str, ngram: int, num_perm: int, seed: int, bands: int, 
     """The mapInArrow function: Arrow batches of (doc_id, source, n_chars, priority, text) -> signatures."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        import numpy as np
-        import pyarrow as pa
-
-        from pipelines.text import minhash as mh
-
         def compute(texts: list) -> tuple:
             sb = mh.signatures(texts, kind, ngram, num_perm, seed)
             keys = mh.band_keys(sb.signatures, bands, rows)
@@ -132,11 +136,6 @@ def _verify_udf(threshold: float, exact: bool):
     """mapInArrow: candidate edges with both ends' signatures (and shingle sets) -> edges + similarity."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        import numpy as np
-        import pyarrow as pa
-
-        from pipelines.text import minhash as mh
-
         for batch in batches:
             n = batch.num_rows
             sa = batch.column("sig_src").to_pylist()
@@ -165,13 +164,11 @@ def _verify_udf(threshold: float, exact: bool):
     return run
 
 
-def _is_star_forest(e: Any) -> bool:
+def _is_star_forest(e: DataFrame) -> bool:
     """True when oriented edges (src > dst) form stars: one parent per node, and parents are roots.
 
     One job: looks for any node with two parents, or any parent that has a parent itself.
     """
-    from pyspark.sql import functions as F
-
     violations = (
         e.groupBy("src").count().where(F.col("count") > 1).select(F.lit(1).alias("v"))
         .unionByName(
@@ -183,13 +180,39 @@ def _is_star_forest(e: Any) -> bool:
     return violations == 0
 
 
+def _star_round(e: DataFrame) -> DataFrame:
+    """One Large-Star then Small-Star round over oriented edges (src > dst); the result is oriented too."""
+    # Large-Star: every edge (v > u) becomes (v, m(u)), m(u) = min of u and its smaller neighbours.
+    m = e.groupBy("src").agg(F.min("dst").alias("m")).withColumnRenamed("src", "node")
+    large = (
+        e.join(m, e["dst"] == m["node"], "left")
+        .select(e["src"].alias("src"), F.coalesce(m["m"], e["dst"]).alias("dst"))
+        .distinct()
+    )
+    # Small-Star: every node v and its smaller neighbours are linked to the smallest of them.
+    m2 = large.groupBy("src").agg(F.min("dst").alias("m"))
+    joined = large.join(m2, "src")
+    return (
+        joined.select("src", F.col("m").alias("dst"))
+        .unionByName(
+            joined.where(F.col("dst") != F.col("m")).select(F.col("dst").alias("src"), F.col("m").alias("dst"))
+        )
+        .distinct()
+    )
+
+
+def _unpersist(tables: list[DataFrame]) -> None:
+    for d in tables:
+        d.unpersist()
+
+
 def connected_components(
-    edges: Any,
+    edges: DataFrame,
     checkpoint_interval: int = 3,
     max_iterations: int = 100,
     checkpoint_dir: Optional[str] = None,
     output_path: Optional[str] = None,
-) -> tuple[Any, int]:
+) -> tuple[DataFrame, int]:
     """Connected components of an undirected graph with alternating Large-Star / Small-Star.
 
     Args:
@@ -207,9 +230,6 @@ def connected_components(
     Raises:
         RuntimeError: not converged within ``max_iterations`` (raise it, or look for a bug upstream).
     """
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     spark = edges.sparkSession
     if checkpoint_dir:
         spark.sparkContext.setCheckpointDir(checkpoint_dir)
@@ -226,36 +246,17 @@ def connected_components(
     converged = _is_star_forest(e)
     while not converged:
         if iterations >= max_iterations:
-            for d in held:
-                d.unpersist()
+            _unpersist(held)
             raise RuntimeError(
                 f"near_dedup connected components did not converge in {max_iterations} iterations; raise "
                 "near_dedup.max_iterations (the graph may have an unusually long chain)"
             )
         iterations += 1
-        # Large-Star: every edge (v > u) becomes (v, m(u)), m(u) = min of u and its smaller neighbours.
-        m = e.groupBy("src").agg(F.min("dst").alias("m")).withColumnRenamed("src", "node")
-        large = (
-            e.join(m, e["dst"] == m["node"], "left")
-            .select(e["src"].alias("src"), F.coalesce(m["m"], e["dst"]).alias("dst"))
-            .distinct()
-        )
-        # Small-Star: every node v and its smaller neighbours are linked to the smallest of them.
-        m2 = large.groupBy("src").agg(F.min("dst").alias("m"))
-        joined = large.join(m2, "src")
-        small = (
-            joined.select("src", F.col("m").alias("dst"))
-            .unionByName(
-                joined.where(F.col("dst") != F.col("m")).select(F.col("dst").alias("src"), F.col("m").alias("dst"))
-            )
-            .distinct()
-        )
-        small = small.persist(StorageLevel.MEMORY_AND_DISK)
+        small = _star_round(e).persist(StorageLevel.MEMORY_AND_DISK)
         if checkpoint_dir and iterations % checkpoint_interval == 0:
             small = small.checkpoint(eager=True)
         converged = _is_star_forest(small)
-        for d in held:
-            d.unpersist()
+        _unpersist(held)
         held = [small]
         e = small
     labels = (
@@ -265,11 +266,23 @@ def connected_components(
     )
     if output_path:
         labels.write.mode("overwrite").parquet(output_path)
-        for d in held:
-            d.unpersist()
+        _unpersist(held)
         labels = spark.read.parquet(output_path)
     log.info("near_dedup: connected components converged in %d iterations", iterations)
     return labels, iterations
+
+
+class _Laps:
+    """Wall seconds of the phases of :meth:`NearDedupStage.apply`, in order (``timings_s``)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = round(now - self._start, 3)
+        self._start = now
 
 
 class NearDedupStage(Stage):
@@ -298,27 +311,61 @@ class NearDedupStage(Stage):
             self._index_versions = dedup_index.committed_versions(s.index_path)
 
     # ------------------------------------------------------------------ the stage
-    def apply(self, df: Any) -> Any:
-        """Add dup_cluster_id, dup_cluster_size, dup_giant_cluster and near_dedup_reason (same rows)."""
-        from pyspark.sql import functions as F
-        from pyspark.sql import types as T
+    def apply(self, df: DataFrame) -> DataFrame:
+        """Add dup_cluster_id, dup_cluster_size, dup_giant_cluster and near_dedup_reason (same rows).
 
-        s, ctx, spark = self.section, self.ctx, self.ctx.spark
-        timings: dict[str, float] = {}
-        clock = [time.perf_counter()]
-
-        def lap(phase: str) -> None:
-            now = time.perf_counter()
-            timings[phase] = round(now - clock[0], 3)
-            clock[0] = now
-
+        Every step writes its table under ``ctx.work_dir/near_dedup/`` (:meth:`_checkpoint`) and the
+        next one reads it back; the steps follow the plan of the module docstring.
+        """
+        s = self.section
+        lap = _Laps()
         if s.index_path and not self._index_versions:
             self.prepare()
         if self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
 
-        priority = self._priority_column(df, T)
+        sig = self._signatures(df)
+        lap("signatures")
+        info = self._totals(sig)
+        keys, index_docs = self._band_keys(sig)
+        lap("totals")
+        buckets = self._buckets(keys, info)
+        lap("buckets")
+        edges, n_edges = self._edges(keys, buckets, sig, index_docs, info)
+        lap("edges")
+        labels = self._components(edges, n_edges, info)
+        lap("components")
+        members = self._members(labels, sig, keys, index_docs)
+        lap("members")
+        clusters = self._clusters(members, info)
+        lap("clusters")
+        result = self._result(members, clusters, sig)
+        lap("result")
+        self._write_stats(clusters, members, info)
+        lap("statistics")
+        info["timings_s"] = lap.timings
+        self.ctx.stage_info[self.name] = info
+        log.info(
+            "near_dedup: %d documents, %d clusters, %d duplicates, %d iterations",
+            info["documents"], info["clusters"], info["duplicates"], info["cc_iterations"],
+        )
+        return self._join_back(df, result)
+
+    # ------------------------------------------------------------------ the steps of apply
+    def _checkpoint(self, df: DataFrame, name: str) -> DataFrame:
+        """Write ``df`` as Parquet to ``ctx.work_dir/near_dedup/<name>`` and read it back.
+
+        The table is computed once however often the later steps use it, and its lineage is cut.
+        """
+        path = self.work / name
+        df.write.mode("overwrite").parquet(str(path))
+        return self.ctx.spark.read.parquet(str(path))
+
+    def _signatures(self, df: DataFrame) -> DataFrame:
+        """Step 1: shingle count, signature, band keys (and shingle set) per document (``signatures``)."""
+        s = self.section
+        priority = self._priority_column(df)
         n_chars = F.col("n_chars") if "n_chars" in df.columns else F.length("text").cast("long")
         source = F.col("source") if "source" in df.columns else F.lit(None).cast("string")
         inputs = df.select(
@@ -331,50 +378,63 @@ class NearDedupStage(Stage):
         udf = _signature_udf(
             s.shingle, s.ngram, s.num_perm, s.seed, self.bands, self.rows, s.verification == "exact"
         )
-        sig_path = self.work / "signatures"
-        inputs.mapInArrow(udf, _SIGNATURE_SCHEMA).write.mode("overwrite").parquet(str(sig_path))
-        self._signatures_path = sig_path
-        sig = spark.read.parquet(str(sig_path))
+        sig = self._checkpoint(inputs.mapInArrow(udf, _SIGNATURE_SCHEMA), "signatures")
+        self._signatures_path = self.work / "signatures"
+        return sig
 
-        lap("signatures")
+    def _totals(self, sig: DataFrame) -> dict[str, Any]:
+        """The stage info's document counts and parameters (one aggregation)."""
+        s = self.section
         totals = sig.agg(
             F.count("*").alias("docs"),
             F.sum(F.when(F.col("n_shingles") > 0, 1).otherwise(0)).alias("with_shingles"),
             F.sum(F.when(F.col("n_shingles") < 0, 1).otherwise(0)).alias("errors"),
         ).first()
         n_docs = int(totals["docs"])
-        info: dict[str, Any] = {
+        with_shingles, errors = int(totals["with_shingles"] or 0), int(totals["errors"] or 0)
+        return {
             "documents": n_docs,
-            "documents_with_shingles": int(totals["with_shingles"] or 0),
-            "documents_without_shingles": n_docs - int(totals["with_shingles"] or 0) - int(totals["errors"] or 0),
-            "errors": int(totals["errors"] or 0),
+            "documents_with_shingles": with_shingles,
+            "documents_without_shingles": n_docs - with_shingles - errors,
+            "errors": errors,
             "params": {**self.params, "threshold": s.threshold, "verification": s.verification, "survivor": s.survivor},
         }
 
-        # ---- buckets and star edges
+    def _band_keys(self, sig: DataFrame) -> tuple[DataFrame, Optional[DataFrame]]:
+        """Step 2a: ``(doc_id, band, key, is_index)`` rows of this run, plus the index's rows sharing a key.
+
+        Returns ``(keys, index_docs)``; ``index_docs`` (``doc_id, signature`` of every index document)
+        is None outside incremental mode. With an index, the keys are written once (``keys``).
+        """
         run_keys = sig.where(F.col("n_shingles") > 0).select(
             "doc_id", F.posexplode("band_keys").alias("band", "key")
         ).withColumn("is_index", F.lit(False))
-        keys = run_keys
-        index_docs = None
-        if self._index_versions:
-            idx = None
-            for v in self._index_versions:
-                part = spark.read.parquet(str(v / "keys")).select("doc_id", F.col("band").cast("int").alias("band"), "key")
-                idx = part if idx is None else idx.unionByName(part)
-            idx = idx.join(run_keys.select("band", "key").distinct(), ["band", "key"], "left_semi")
-            keys = run_keys.unionByName(idx.withColumn("is_index", F.lit(True)).select(*run_keys.columns))
-            docs = None
-            for v in self._index_versions:
-                part = spark.read.parquet(str(v / "docs")).select("doc_id", "signature")
-                docs = part if docs is None else docs.unionByName(part)
-            index_docs = docs
-        if index_docs is not None:  # the index side is read once, not once per use
-            keys_path = self.work / "keys"
-            keys.write.mode("overwrite").parquet(str(keys_path))
-            keys = spark.read.parquet(str(keys_path))
+        if not self._index_versions:
+            return run_keys, None
+        idx = self._union_versions(
+            "keys", lambda part: part.select("doc_id", F.col("band").cast("int").alias("band"), "key")
+        )
+        idx = idx.join(run_keys.select("band", "key").distinct(), ["band", "key"], "left_semi")
+        keys = run_keys.unionByName(idx.withColumn("is_index", F.lit(True)).select(*run_keys.columns))
+        index_docs = self._union_versions("docs", lambda part: part.select("doc_id", "signature"))
+        # the index side is read once, not once per use
+        return self._checkpoint(keys, "keys"), index_docs
 
-        lap("totals")
+    def _union_versions(self, table: str, project: Callable[[DataFrame], DataFrame]) -> DataFrame:
+        """``project`` of the table ``keys`` or ``docs`` of every committed index version, unioned by name."""
+        out = None
+        for v in self._index_versions:
+            part = project(self.ctx.spark.read.parquet(str(v / table)))
+            out = part if out is None else out.unionByName(part)
+        return out
+
+    def _buckets(self, keys: DataFrame, info: dict[str, Any]) -> DataFrame:
+        """Step 2b: ``(band, key, root, size, run_members)`` of buckets with two members or more.
+
+        Only buckets with a member of this run; ``root`` is the minimum doc_id. Huge buckets are counted
+        (and, with ``on_huge_bucket: skip``, dropped).
+        """
+        s = self.section
         buckets = (
             keys.groupBy("band", "key")
             .agg(
@@ -384,9 +444,7 @@ class NearDedupStage(Stage):
             )
             .where((F.col("size") > 1) & (F.col("run_members") > 0))
         )
-        buckets_path = self.work / "buckets"
-        buckets.write.mode("overwrite").parquet(str(buckets_path))
-        buckets = spark.read.parquet(str(buckets_path))
+        buckets = self._checkpoint(buckets, "buckets")
         bstats = buckets.agg(
             F.count("*").alias("n"),
             F.sum(F.when(F.col("size") > s.max_bucket_size, 1).otherwise(0)).alias("huge"),
@@ -402,25 +460,31 @@ class NearDedupStage(Stage):
             )
         if s.on_huge_bucket == "skip":
             buckets = buckets.where(F.col("size") <= s.max_bucket_size)
-        lap("buckets")
+        return buckets
+
+    def _edges(
+        self, keys: DataFrame, buckets: DataFrame, sig: DataFrame, index_docs: Optional[DataFrame], info: dict
+    ) -> tuple[DataFrame, int]:
+        """Steps 2c and 3: star edges ``(src = member, dst = bucket root)``, verified when configured.
+
+        Returns ``(edges, count)``; sets ``info["candidate_edges"]`` (and ``info["verified_edges"]``).
+        """
         edges = (
             keys.join(buckets.select("band", "key", "root"), ["band", "key"])
             .where(F.col("doc_id") != F.col("root"))
             .select(F.col("doc_id").alias("src"), F.col("root").alias("dst"))
             .distinct()
         )
-        edges_path = self.work / "edges"
-        edges.write.mode("overwrite").parquet(str(edges_path))
-        edges = spark.read.parquet(str(edges_path))
-        info["candidate_edges"] = edges.count()
-
-        # ---- optional verification
-        n_edges = info["candidate_edges"]
-        if s.verification != "none" and n_edges:
-            edges = self._verify(edges, sig, index_docs, F)
+        edges = self._checkpoint(edges, "edges")
+        n_edges = info["candidate_edges"] = edges.count()
+        if self.section.verification != "none" and n_edges:
+            edges = self._verify(edges, sig, index_docs)
             n_edges = info["verified_edges"] = edges.count()
-        lap("edges")
-        # ---- connected components
+        return edges, n_edges
+
+    def _components(self, edges: DataFrame, n_edges: int, info: dict[str, Any]) -> DataFrame:
+        """Step 4: ``(node, root)`` labels of every node with an edge (``labels``)."""
+        s = self.section
         if n_edges:
             labels, iterations = connected_components(
                 edges,
@@ -430,13 +494,20 @@ class NearDedupStage(Stage):
                 output_path=str(self.work / "labels"),
             )
         else:
-            labels, iterations = spark.createDataFrame([], "node string, root string"), 0
+            labels, iterations = self.ctx.spark.createDataFrame([], "node string, root string"), 0
         info["cc_iterations"] = iterations
+        return labels
 
-        lap("components")
-        # ---- clusters, survivors, guard
+    def _members(
+        self, labels: DataFrame, sig: DataFrame, keys: DataFrame, index_docs: Optional[DataFrame]
+    ) -> DataFrame:
+        """Step 5a: every clustered node with its root, run facts, and whether it is in the run / index."""
+        spark = self.ctx.spark
         if index_docs is not None:
-            index_ids = keys.where(F.col("is_index")).select(F.col("doc_id").alias("node")).distinct().withColumn("in_index", F.lit(True))
+            index_ids = (
+                keys.where(F.col("is_index")).select(F.col("doc_id").alias("node")).distinct()
+                .withColumn("in_index", F.lit(True))
+            )
         else:
             index_ids = spark.createDataFrame([], "node string, in_index boolean")
         run_info = sig.select(
@@ -451,21 +522,20 @@ class NearDedupStage(Stage):
                 F.coalesce("in_index", F.lit(False)).alias("in_index"),
             )
         )
-        members_path = self.work / "members"
-        members.write.mode("overwrite").parquet(str(members_path))
-        members = spark.read.parquet(str(members_path))
-        order = self._survivor_order(F)
-        lap("members")
+        return self._checkpoint(members, "members")
+
+    def _clusters(self, members: DataFrame, info: dict[str, Any]) -> DataFrame:
+        """Step 5b: ``(root, size, index_members, survivor, giant)`` per cluster, then the giant guard."""
+        s = self.section
+        order = self._survivor_order()
         clusters = members.groupBy("root").agg(
             F.sum(F.col("in_run").cast("int")).alias("size"),
             F.sum(F.col("in_index").cast("int")).alias("index_members"),
             F.min(F.when(F.col("in_run"), F.struct(*order, F.col("node").alias("id")))).alias("best"),
         ).select("root", "size", "index_members", F.col("best.id").alias("survivor"))
-        giant_limit = max(s.giant_cluster_share * n_docs, float(s.giant_cluster_min_size))
+        giant_limit = max(s.giant_cluster_share * info["documents"], float(s.giant_cluster_min_size))
         clusters = clusters.withColumn("giant", F.col("size") > F.lit(giant_limit))
-        clusters_path = self.work / "clusters"
-        clusters.write.mode("overwrite").parquet(str(clusters_path))
-        clusters = spark.read.parquet(str(clusters_path))
+        clusters = self._checkpoint(clusters, "clusters")
 
         # One small aggregation gives the size histogram, the duplicate count and the guard's input.
         groups = (
@@ -473,10 +543,16 @@ class NearDedupStage(Stage):
             .agg(F.count("*").alias("clusters"))
             .collect()
         )
+        self._guard_giant_clusters(groups, giant_limit, info)
+        self._summarize(groups, info)
+        return clusters
+
+    def _guard_giant_clusters(self, groups: list, giant_limit: float, info: dict[str, Any]) -> None:
+        """Count giant clusters; with ``on_giant_cluster: fail`` raise :class:`GiantClusterError`."""
         giant_groups = [g for g in groups if g["giant"]]
         info["giant_cluster_limit"] = giant_limit
         info["giant_clusters"] = sum(int(g["clusters"]) for g in giant_groups)
-        if giant_groups and s.on_giant_cluster == "fail":
+        if giant_groups and self.section.on_giant_cluster == "fail":
             sizes = ", ".join(str(g["size"]) for g in sorted(giant_groups, key=lambda g: -g["size"])[:10])
             raise GiantClusterError(
                 f"near_dedup: {info['giant_clusters']} cluster(s) exceed the giant-cluster guard of "
@@ -485,9 +561,9 @@ class NearDedupStage(Stage):
                 "near_dedup.verification: exact, or set near_dedup.on_giant_cluster: flag to keep those "
                 "clusters and flag them (near_dedup.giant_cluster_share raises the guard)"
             )
-        self._summarize(groups, info)
 
-        lap("clusters")
+    def _result(self, members: DataFrame, clusters: DataFrame, sig: DataFrame) -> DataFrame:
+        """Step 5c: per clustered or failed document of the run, its cluster facts and verdict (``result``)."""
         per_doc = (
             members.where("in_run")
             .join(clusters, "root")
@@ -506,22 +582,11 @@ class NearDedupStage(Stage):
             F.lit(False).alias("_giant"),
             F.lit(False).alias("_dup"),
         )
-        result_path = self.work / "result"
-        per_doc.unionByName(errors).withColumn("_error", F.col("_cluster_id").isNull()).write.mode(
-            "overwrite"
-        ).parquet(str(result_path))
-        result = spark.read.parquet(str(result_path))
+        result = per_doc.unionByName(errors).withColumn("_error", F.col("_cluster_id").isNull())
+        return self._checkpoint(result, "result")
 
-        lap("result")
-        self._write_stats(clusters, members, info, F)
-        lap("statistics")
-        info["timings_s"] = timings
-        ctx.stage_info[self.name] = info
-        log.info(
-            "near_dedup: %d documents, %d clusters, %d duplicates, %d iterations",
-            n_docs, info["clusters"], info["duplicates"], iterations,
-        )
-
+    def _join_back(self, df: DataFrame, result: DataFrame) -> DataFrame:
+        """The documents with the stage's columns; singletons are their own one-document cluster."""
         out = df.join(result, "doc_id", "left")
         return out.select(
             *[F.col(c) for c in df.columns],
@@ -535,33 +600,28 @@ class NearDedupStage(Stage):
         )
 
     # ------------------------------------------------------------------ incremental index
-    def finalize(self, kept: Any) -> None:
+    def finalize(self, kept: DataFrame) -> None:
         """Write the index delta (band keys + signatures of the kept documents) into the staging output.
 
         Only in incremental mode (``near_dedup.index_path``). The delta moves with the output; the
         runner publishes it with :func:`pipelines.stages.near_dedup_index.commit_index` after the commit.
         """
-        from pyspark.sql import functions as F
-
         s, spark = self.section, self.ctx.spark
         if not s.index_path:
             return
         if self._signatures_path is None:
-            raise StageConfigError("near_dedup.finalize() called before apply(); call apply() on the run's documents first")
+            raise StageConfigError(
+                "near_dedup.finalize() called before apply(); call apply() on the run's documents first"
+            )
         delta = self.ctx.side_output_dir(self.name) / dedup_index.DELTA_DIRNAME
         if delta.exists():
             shutil.rmtree(delta)
         sig = spark.read.parquet(str(self._signatures_path)).where(F.col("n_shingles") > 0)
         docs = sig.join(kept.select("doc_id").distinct(), "doc_id", "left_semi")
         if self._index_versions:
-            known = None
-            for v in self._index_versions:
-                part = spark.read.parquet(str(v / "docs")).select("doc_id")
-                known = part if known is None else known.unionByName(part)
+            known = self._union_versions("docs", lambda part: part.select("doc_id"))
             docs = docs.join(known, "doc_id", "left_anti")
-        docs_path = self.work / "delta_docs"
-        docs.select("doc_id", "signature", "band_keys").write.mode("overwrite").parquet(str(docs_path))
-        docs = spark.read.parquet(str(docs_path))
+        docs = self._checkpoint(docs.select("doc_id", "signature", "band_keys"), "delta_docs")
         docs.select("doc_id", "signature").repartition(max(1, self.ctx.num_partitions), "doc_id").sortWithinPartitions(
             "doc_id"
         ).write.parquet(str(delta / "docs"))
@@ -583,9 +643,8 @@ class NearDedupStage(Stage):
         log.info("near_dedup: index delta of %d documents staged", written)
 
     # ------------------------------------------------------------------ helpers
-    def _priority_column(self, df: Any, T: Any) -> Any:
-        from pyspark.sql import functions as F
-
+    def _priority_column(self, df: DataFrame) -> Column:
+        """The survivor rule's value column (null for ``lowest_doc_id`` and ``longest``), checked."""
         rule = self.section.survivor
         if rule in ("lowest_doc_id", "longest"):
             return F.lit(None).cast("double")
@@ -602,7 +661,7 @@ class NearDedupStage(Stage):
             )
         return F.col(rule)
 
-    def _survivor_order(self, F: Any) -> list:
+    def _survivor_order(self) -> list:
         """Struct fields whose minimum is the survivor (the member's own id is appended last)."""
         s = self.section
         if s.survivor == "lowest_doc_id":
@@ -613,7 +672,8 @@ class NearDedupStage(Stage):
         # Missing values lose: (isnull, value) sorts non-null first.
         return [F.col("priority").isNull().alias("k0"), value.alias("k1")]
 
-    def _verify(self, edges: Any, sig: Any, index_docs: Any, F: Any) -> Any:
+    def _verify(self, edges: DataFrame, sig: DataFrame, index_docs: Optional[DataFrame]) -> DataFrame:
+        """Step 3: the edges whose similarity reaches ``threshold`` (all of them written, ``verified_edges``)."""
         s = self.section
         ends = sig.select("doc_id", "signature", "shingles")
         if index_docs is not None:
@@ -622,16 +682,21 @@ class NearDedupStage(Stage):
                     "shingles", F.lit(None).cast("binary")
                 )
             )
-        a = ends.select(F.col("doc_id").alias("src"), F.col("signature").alias("sig_src"), F.col("shingles").alias("sh_src"))
-        b = ends.select(F.col("doc_id").alias("dst"), F.col("signature").alias("sig_dst"), F.col("shingles").alias("sh_dst"))
-        joined = edges.join(a, "src", "left").join(b, "dst", "left").select("src", "dst", "sig_src", "sig_dst", "sh_src", "sh_dst")
+        a = ends.select(
+            F.col("doc_id").alias("src"), F.col("signature").alias("sig_src"), F.col("shingles").alias("sh_src")
+        )
+        b = ends.select(
+            F.col("doc_id").alias("dst"), F.col("signature").alias("sig_dst"), F.col("shingles").alias("sh_dst")
+        )
+        joined = edges.join(a, "src", "left").join(b, "dst", "left").select(
+            "src", "dst", "sig_src", "sig_dst", "sh_src", "sh_dst"
+        )
         checked = joined.mapInArrow(
             _verify_udf(s.threshold, s.verification == "exact"),
             "src string, dst string, similarity double, passed boolean",
         )
-        path = self.work / "verified_edges"
-        checked.write.mode("overwrite").parquet(str(path))
-        return self.ctx.spark.read.parquet(str(path)).where("passed").select("src", "dst")
+        return self._checkpoint(checked, "verified_edges").where("passed").select("src", "dst")
+
 
     @staticmethod
     def _summarize(groups: list, info: dict) -> None:
@@ -659,10 +724,13 @@ class NearDedupStage(Stage):
         info["clusters_with_index_documents"] = with_index
         info["largest_cluster"] = max(by_size, default=1)
 
-    def _write_stats(self, clusters: Any, members: Any, info: dict, F: Any) -> None:
+    def _write_stats(self, clusters: DataFrame, members: DataFrame, info: dict) -> None:
+        """Write ``cluster_stats.json`` (clusters by size, the largest clusters with their source mix)."""
         s = self.section
         multi = clusters.where(F.col("size") + F.col("index_members") > 1)
-        top = multi.orderBy(F.desc("size"), "root").limit(s.stats_top_clusters).collect() if s.stats_top_clusters else []
+        top = []
+        if s.stats_top_clusters:
+            top = multi.orderBy(F.desc("size"), "root").limit(s.stats_top_clusters).collect()
         mix: dict[str, dict[str, int]] = {}
         if top:
             roots = [r["root"] for r in top]

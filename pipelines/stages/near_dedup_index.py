@@ -8,7 +8,8 @@ Layout (a directory on a local or mounted filesystem)::
       versions/<run_id>/docs/part-*.parquet            doc_id, signature (binary, num_perm x uint32 LE)
 
 Only the versions listed in ``index.json`` exist as far as readers are concerned; ``index.json`` is
-replaced atomically (write to a temporary file, then ``os.replace``), so the index grows by whole runs.
+replaced atomically (:func:`storage.files.atomic_write_json`), so the index grows by whole runs. Writers
+hold the commit lock (:func:`commit_lock`, a ``flock`` on ``INDEX/.commit.lock``).
 
 How a run adds to it, so that the index only grows when the run's output is committed:
 
@@ -26,14 +27,17 @@ Nothing here imports pyspark: :func:`commit_index` is plain file operations.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
+
+from pipelines.text.minhash import PERMUTATION_SCHEME, SHINGLE_HASH_VERSION
+from storage.files import FileLock, LockHeldError, atomic_write_json, utc_now
 
 from .base import StageConfigError
 
@@ -65,8 +69,6 @@ class DedupIndexError(StageConfigError):
 
 def signature_params(section: Any) -> dict[str, Any]:
     """The parameters that make band keys comparable, from a ``NearDedupSection``."""
-    from pipelines.text.minhash import PERMUTATION_SCHEME, SHINGLE_HASH_VERSION
-
     bands, rows = section.lsh_params()
     return {
         "shingle": section.shingle,
@@ -123,36 +125,30 @@ def committed_versions(index_path: Union[str, Path]) -> list[Path]:
     return [root / v["run_id"] for v in manifest.get("versions", [])]
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+@contextmanager
+def commit_lock(index_path: Union[str, Path], purpose: str = "commit") -> Iterator[None]:
+    """Hold the index's commit lock (:class:`storage.files.FileLock` on ``INDEX/.commit.lock``).
 
+    Two processes never change one index at the same moment (``purpose``, e.g. ``takedown``, goes into
+    the holder line that a process finding the lock taken reports). The kernel releases the lock when its
+    holder exits, also when it is killed, so a crashed commit never blocks the next one; the lock file
+    itself stays on disk and means nothing while no process holds it.
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-class _Lock:
-    """An exclusive lock file so that two runs never commit to one index at the same moment."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> "_Lock":
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            raise DedupIndexError(
-                f"the near-dedup index is locked by another commit ({self.path}); if no other run is "
-                "committing to it (a crashed commit), delete that file and run the commit again"
-            ) from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"pid={os.getpid()} at={_now()}\n")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
+    Raises:
+        DedupIndexError: another process (a commit, or a takedown forgetting documents) holds the lock.
+    """
+    path = Path(index_path) / LOCK
+    try:
+        lock = FileLock(path, purpose=f"near-dedup index {purpose}").__enter__()
+    except LockHeldError as exc:
+        raise DedupIndexError(
+            f"another commit to the near-dedup index {str(index_path)!r} is running "
+            f"({exc.holder or 'unknown holder'}); wait for it to finish, then run the commit again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def delta_dir(run_output_dir: Union[str, Path]) -> Path:
@@ -175,30 +171,33 @@ def commit_index(index_path: Union[str, Path], run_output_dir: Union[str, Path])
         ``committed`` is False when the run was already in the index or had no delta.
 
     Raises:
-        DedupIndexError: the index is locked, or was built with other signature parameters.
+        DedupIndexError: another commit to the index is running, or the index was built with other
+            signature parameters.
     """
     index = Path(index_path)
     delta = delta_dir(run_output_dir)
     info_path = delta / DELTA_MANIFEST
     if not info_path.is_file():
         log.info("no near-dedup index delta in %s; nothing to commit", run_output_dir)
-        return {"committed": False, "run_id": None, "documents": 0, "keys": 0, "versions": len(committed_versions(index))}
+        versions = len(committed_versions(index))
+        return {"committed": False, "run_id": None, "documents": 0, "keys": 0, "versions": versions}
     info = json.loads(info_path.read_text(encoding="utf-8"))
     run_id = info["run_id"]
     index.mkdir(parents=True, exist_ok=True)
     (index / "versions").mkdir(exist_ok=True)
-    with _Lock(index / LOCK):
+    with commit_lock(index):
         manifest = read_manifest(index) or {
             "format": INDEX_FORMAT,
             "format_version": INDEX_FORMAT_VERSION,
             "params": info["params"],
-            "created_at": _now(),
+            "created_at": utc_now(),
             "versions": [],
         }
         check_compatible(manifest, info["params"], index)
         if any(v["run_id"] == run_id for v in manifest["versions"]):
             log.info("run %s is already in the near-dedup index; nothing to do", run_id)
-            return {"committed": False, "run_id": run_id, "documents": 0, "keys": 0, "versions": len(manifest["versions"])}
+            versions = len(manifest["versions"])
+            return {"committed": False, "run_id": run_id, "documents": 0, "keys": 0, "versions": versions}
         target = index / "versions" / run_id
         if target.exists():  # left by a commit that crashed before listing it
             shutil.rmtree(target)
@@ -206,11 +205,11 @@ def commit_index(index_path: Union[str, Path], run_output_dir: Union[str, Path])
         shutil.copytree(delta, tmp, ignore=shutil.ignore_patterns(DELTA_MANIFEST, "_SUCCESS", ".*.crc"))
         os.replace(tmp, target)
         manifest["versions"].append(
-            {"run_id": run_id, "documents": info["documents"], "keys": info["keys"], "committed_at": _now()}
+            {"run_id": run_id, "documents": info["documents"], "keys": info["keys"], "committed_at": utc_now()}
         )
-        manifest["updated_at"] = _now()
+        manifest["updated_at"] = utc_now()
         manifest["documents"] = sum(v["documents"] for v in manifest["versions"])
-        _write_json_atomic(index / MANIFEST, manifest)
+        atomic_write_json(index / MANIFEST, manifest)
     log.info("near-dedup index %s: added run %s (%d documents)", index, run_id, info["documents"])
     return {
         "committed": True,
@@ -223,9 +222,9 @@ def commit_index(index_path: Union[str, Path], run_output_dir: Union[str, Path])
 
 def write_delta_manifest(delta: Path, run_id: str, params: dict[str, Any], documents: int, keys: int) -> None:
     """Write ``delta.json`` (last, atomically): what :func:`commit_index` needs to publish the delta."""
-    _write_json_atomic(
+    atomic_write_json(
         delta / DELTA_MANIFEST,
-        {"run_id": run_id, "params": params, "documents": documents, "keys": keys, "written_at": _now()},
+        {"run_id": run_id, "params": params, "documents": documents, "keys": keys, "written_at": utc_now()},
     )
 
 
@@ -235,6 +234,7 @@ __all__ = [
     "DedupIndexError",
     "check_compatible",
     "commit_index",
+    "commit_lock",
     "committed_versions",
     "delta_dir",
     "read_manifest",

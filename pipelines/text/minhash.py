@@ -37,10 +37,11 @@ Band keys (:func:`band_keys`)
     ``MinHashLSH`` would put them in the same bucket of that band, up to 64-bit hash collisions
     (probability about ``n**2 / 2**65`` per band for ``n`` documents, negligible below billions).
 
-LSH parameters (:func:`optimal_param`)
+LSH parameters (:func:`optimal_param`, defined in :mod:`schemas.lsh` and re-exported here)
     datasketch's ``_optimal_param`` search (minimize the weighted false positive and false negative
     probability areas), with the integrals computed exactly by Gauss-Legendre quadrature: the
-    integrands are polynomials of degree ``b*r <= num_perm``.
+    integrands are polynomials of degree ``b*r <= num_perm``. It lives in ``schemas`` because config
+    validation derives the default bands and rows from it.
 """
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ from functools import lru_cache
 from typing import Iterable, Literal, Optional, Sequence
 
 import numpy as np
+
+from schemas.lsh import collision_probability, optimal_param
 
 log = logging.getLogger(__name__)
 
@@ -382,40 +385,6 @@ def exact_jaccard_hashed(set_a: np.ndarray, set_b: np.ndarray) -> float:
         return 0.0
     inter = len(np.intersect1d(set_a, set_b, assume_unique=True))
     return inter / (len(set_a) + len(set_b) - inter)
-
-
-def _gauss_legendre(n: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    x, w = np.polynomial.legendre.leggauss(n)
-    return 0.5 * (hi - lo) * x + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
-
-
-@lru_cache(maxsize=64)
-def optimal_param(
-    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
-) -> tuple[int, int]:
-    """The (bands, rows) that datasketch's ``MinHashLSH`` chooses for a threshold and num_perm.
-
-    Same grid search and tie rule (first minimum in ``b``-then-``r`` order) as datasketch; the integrals
-    are exact here (Gauss-Legendre with enough nodes for polynomials of degree ``num_perm``).
-    """
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    nodes = num_perm // 2 + 2
-    xs_fp, ws_fp = _gauss_legendre(nodes, 0.0, threshold)
-    xs_fn, ws_fn = _gauss_legendre(nodes, threshold, 1.0)
-    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
-    bb = np.array([p[0] for p in pairs], dtype=np.float64)[:, None]
-    rr = np.array([p[1] for p in pairs], dtype=np.float64)[:, None]
-    fp = ((1.0 - (1.0 - xs_fp[None, :] ** rr) ** bb) * ws_fp).sum(axis=1)
-    fn = (((1.0 - xs_fn[None, :] ** rr) ** bb) * ws_fn).sum(axis=1)
-    err = fp * false_positive_weight + fn * false_negative_weight
-    best = int(np.argmin(err))  # argmin returns the first minimum, like datasketch's strict '<'
-    return pairs[best]
-
-
-def collision_probability(similarity: float, bands: int, rows: int) -> float:
-    """Probability that two documents of Jaccard ``similarity`` share at least one band."""
-    return 1.0 - (1.0 - similarity**rows) ** bands
 
 
 def sorted_unique(hashes: Iterable[int]) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Configuration section ``near_dedup``: MinHash + LSH + connected components, optionally incremental.
 
-How the pieces fit (details in ``pipelines/text/minhash.py`` and ``pipelines/stages/near_dedup.py``):
+How the pieces fit (details in ``pipelines/text/minhash.py`` and ``pipelines/stages/near_dedup.py``; the
+bands/rows optimizer is :func:`schemas.lsh.optimal_param`):
 
 * every document is normalized (NFKC, case-folded, punctuation and whitespace to single spaces),
   cut into ``shingle`` n-grams of size ``ngram`` and hashed; its MinHash signature has ``num_perm``
@@ -18,6 +19,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from ..lsh import optimal_param
 from .base import FilterSection
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -116,6 +118,5 @@ class NearDedupSection(FilterSection):
         """The (bands, rows) in use: the configured pair, or datasketch's optimum for the threshold."""
         if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
-        from pipelines.text.minhash import optimal_param
-
-        return optimal_param(self.threshold, self.num_perm, self.false_positive_weight, 1.0 - self.false_positive_weight)
+        fp_weight = self.false_positive_weight
+        return optimal_param(self.threshold, self.num_perm, fp_weight, 1.0 - fp_weight)

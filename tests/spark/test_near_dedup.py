@@ -23,8 +23,12 @@ from pipelines.stages.near_dedup import (
     connected_components,
 )
 from pipelines.text import minhash as mh
-from pipelines.text.components import UnionFind, connected_components as uf_components, partition
+from pipelines.text.components import UnionFind, partition
+from pipelines.text.components import connected_components as uf_components
+from schemas.columns import reason_column
 from schemas.config import validate_config
+
+REASON = reason_column("near_dedup")
 
 
 def _write_docs(path: Path, docs: list[dict]) -> str:
@@ -50,7 +54,7 @@ def run_stage(spark, tmp: Path, docs_path: str, partitions: int = 4, run_id: str
     stage.prepare()
     df = spark.read.parquet(docs_path).repartition(partitions)
     out = stage.apply(df)
-    assert out.columns[-4:] == ["dup_cluster_id", "dup_cluster_size", "dup_giant_cluster", "near_dedup_reason"]
+    assert out.columns[-4:] == ["dup_cluster_id", "dup_cluster_size", "dup_giant_cluster", REASON]
     rows = {r["doc_id"]: r.asDict() for r in out.collect()}
     return rows, ctx, stage
 
@@ -135,10 +139,10 @@ def test_columns_survivors_statistics(main_run, corpus):
             assert r["dup_cluster_size"] == len(members)
             assert r["dup_giant_cluster"] is False
             # default survivor rule: the lowest doc_id is kept
-            assert r["near_dedup_reason"] == (None if d == cid else DUPLICATE_REASON)
+            assert r[REASON] == (None if d == cid else DUPLICATE_REASON)
             dups += d != cid
     short = [d["doc_id"] for d in corpus.docs if d["source"] == "short"]
-    assert short and all(rows[d]["dup_cluster_size"] == 1 and rows[d]["near_dedup_reason"] is None for d in short)
+    assert short and all(rows[d]["dup_cluster_size"] == 1 and rows[d][REASON] is None for d in short)
     info = ctx.stage_info["near_dedup"]
     assert info["duplicates"] == dups
     assert info["documents"] == len(corpus.docs)
@@ -214,9 +218,8 @@ def boilerplate_path(tmp_path_factory):
     for i in range(40):
         docs.append({"doc_id": f"b{i:04d}", "source": "s2", "text": mid, "quality": float(i % 5) if i != 3 else None})
     for i in range(60):
-        docs.append(
-            {"doc_id": f"c{i:04d}", "source": "s3", "text": " ".join(rng.choice(vocab) for _ in range(50)), "quality": 1.0}
-        )
+        text = " ".join(rng.choice(vocab) for _ in range(50))
+        docs.append({"doc_id": f"c{i:04d}", "source": "s3", "text": text, "quality": 1.0})
     return _write_docs(tmp_path_factory.mktemp("nd-boiler") / "docs.parquet", docs)
 
 
@@ -230,10 +233,10 @@ def test_huge_buckets_kept_giant_cluster_flagged_column_survivor(spark, boilerpl
     a = [r for d, r in rows.items() if d.startswith("a")]
     b = {d: r for d, r in rows.items() if d.startswith("b")}
     # 150 > 0.4 * 250: giant, flagged and kept whole
-    assert all(r["dup_giant_cluster"] and r["near_dedup_reason"] is None and r["dup_cluster_size"] == 150 for r in a)
+    assert all(r["dup_giant_cluster"] and r[REASON] is None and r["dup_cluster_size"] == 150 for r in a)
     # 40 docs in huge buckets, linked by star edges; highest quality wins, ties by doc_id
     assert {r["dup_cluster_size"] for r in b.values()} == {40}
-    kept = [d for d, r in b.items() if r["near_dedup_reason"] is None]
+    kept = [d for d, r in b.items() if r[REASON] is None]
     assert kept == ["b0004"]  # quality 4.0 first occurs at i=4
     assert all(not r["dup_giant_cluster"] for r in b.values())
     assert info["giant_clusters"] == 1 and info["duplicates"] == 39
@@ -245,7 +248,7 @@ def test_huge_buckets_kept_giant_cluster_flagged_column_survivor(spark, boilerpl
 def test_huge_buckets_skipped(spark, boilerplate_path, tmp_path):
     rows, ctx, _ = run_stage(spark, tmp_path, boilerplate_path, max_bucket_size=30, on_huge_bucket="skip")
     assert ctx.stage_info["near_dedup"]["huge_buckets"] == 18
-    assert all(r["dup_cluster_size"] == 1 and r["near_dedup_reason"] is None for r in rows.values())
+    assert all(r["dup_cluster_size"] == 1 and r[REASON] is None for r in rows.values())
 
 
 def test_giant_cluster_fails_the_run(spark, boilerplate_path, tmp_path):
@@ -291,5 +294,5 @@ def test_verification_removes_low_similarity_candidates(spark, small_corpus, sma
     for d, r in rows.items():
         by_cluster[r["dup_cluster_id"]].append(d)
     for members in by_cluster.values():
-        kept = [d for d in members if rows[d]["near_dedup_reason"] is None]
+        kept = [d for d in members if rows[d][REASON] is None]
         assert kept == [min(members, key=lambda d: (-len(text[d]), d))]

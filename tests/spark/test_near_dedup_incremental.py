@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.stages import near_dedup_index as dedup_index
 from pipelines.stages.near_dedup import DUPLICATE_REASON
-from tests.spark.test_near_dedup import _write_docs, run_stage
+from tests.spark.test_near_dedup import REASON, _write_docs, run_stage
 
 
 def _words(rng: random.Random, n: int) -> list[str]:
@@ -25,9 +25,9 @@ def test_run_a_then_run_b_against_the_index(spark, tmp_path):
     index_path = tmp_path / "index"
     path_a = _write_docs(tmp_path / "a.parquet", a_docs)
     rows_a, ctx_a, stage_a = run_stage(spark, tmp_path, path_a, run_id="runA", index_path=str(index_path))
-    assert rows_a["a060"]["near_dedup_reason"] == DUPLICATE_REASON
+    assert rows_a["a060"][REASON] == DUPLICATE_REASON
     kept_a = spark.createDataFrame(
-        [(d,) for d, r in rows_a.items() if r["near_dedup_reason"] is None], "doc_id string"
+        [(d,) for d, r in rows_a.items() if r[REASON] is None], "doc_id string"
     )
     stage_a.finalize(kept_a)
     # The index does not grow before the run's output is committed.
@@ -55,16 +55,16 @@ def test_run_a_then_run_b_against_the_index(spark, tmp_path):
     info = ctx_b.stage_info["near_dedup"]
     for i in range(20):
         r = rows_b[f"b{i:03d}"]
-        assert r["near_dedup_reason"] == DUPLICATE_REASON
+        assert r[REASON] == DUPLICATE_REASON
         assert r["dup_cluster_id"] == min(f"b{i:03d}", f"a{i + 1:03d}")
         assert r["dup_cluster_size"] == 1  # this run's documents in the cluster
-    assert rows_b["0copy"]["near_dedup_reason"] == DUPLICATE_REASON
-    assert rows_b["n000"]["near_dedup_reason"] is None and rows_b["n100"]["near_dedup_reason"] == DUPLICATE_REASON
-    assert all(rows_b[f"n{i:03d}"]["near_dedup_reason"] is None for i in range(30))
+    assert rows_b["0copy"][REASON] == DUPLICATE_REASON
+    assert rows_b["n000"][REASON] is None and rows_b["n100"][REASON] == DUPLICATE_REASON
+    assert all(rows_b[f"n{i:03d}"][REASON] is None for i in range(30))
     assert info["clusters_with_index_documents"] == 21 and info["duplicates"] == 22
 
     kept_b = spark.createDataFrame(
-        [(d,) for d, r in rows_b.items() if r["near_dedup_reason"] is None], "doc_id string"
+        [(d,) for d, r in rows_b.items() if r[REASON] is None], "doc_id string"
     )
     stage_b.finalize(kept_b)
     summary = dedup_index.commit_index(index_path, ctx_b.staging_dir)

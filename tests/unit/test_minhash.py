@@ -12,6 +12,7 @@ from datasketch.lsh import _optimal_param
 
 from pipelines.text import minhash as mh
 from pipelines.text.components import UnionFind, connected_components, lsh_star_edges, partition
+from schemas import lsh
 from schemas.config import ConfigError, validate_config
 
 _RNG = random.Random(1234)
@@ -64,7 +65,9 @@ def test_frozen_values_of_scheme_version_1():
     got = [mh.shingle_hash_reference(s) for s in ("the quick brown fox jumps", "東京都", "a")]
     assert got == [477263499, 2321232593, 1848853994]
     sig = mh.signatures(["The quick brown fox jumps over the lazy dog"], "word", 5, 8, 1).signatures
-    assert sig[0].tolist() == [167451431, 1385944568, 1196143377, 322431802, 440548898, 1230704191, 298791184, 191111348]
+    assert sig[0].tolist() == [
+        167451431, 1385944568, 1196143377, 322431802, 440548898, 1230704191, 298791184, 191111348
+    ]
     assert mh.band_keys(sig, 2, 4).tolist() == [[1141300413607600614, -1943495808399017807]]
 
 
@@ -136,6 +139,13 @@ def test_optimal_param_equals_datasketch(threshold, num_perm):
 
 def test_optimal_param_with_weights():
     assert mh.optimal_param(0.7, 128, 0.3, 0.7) == _optimal_param(0.7, 128, 0.3, 0.7)
+
+
+def test_lsh_math_lives_in_schemas_and_is_re_exported():
+    # config validation derives bands/rows from schemas.lsh; minhash keeps the old names working
+    assert mh.optimal_param is lsh.optimal_param and mh.collision_probability is lsh.collision_probability
+    section = validate_config({"near_dedup": {"enabled": True, "threshold": 0.7, "false_positive_weight": 0.3}})
+    assert section.near_dedup.lsh_params() == _optimal_param(0.7, 128, 0.3, 0.7)
 
 
 def test_estimated_and_exact_jaccard():

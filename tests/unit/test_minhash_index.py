@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +47,8 @@ def test_commit_creates_then_grows_the_index_idempotently(tmp_path):
     manifest = idx.read_manifest(index)
     assert [v["run_id"] for v in manifest["versions"]] == ["r1", "r2"] and manifest["documents"] == 8
     assert idx.committed_versions(index) == [index / "versions" / "r1", index / "versions" / "r2"]
-    assert not (index / idx.LOCK).exists()
+    with idx.commit_lock(index):  # released after each commit (the lock file itself may stay)
+        pass
 
 
 def test_uncommitted_version_directories_are_invisible_and_replaced(tmp_path):
@@ -68,9 +75,9 @@ def test_mismatched_parameters_lock_and_foreign_directories_fail_with_a_fix(tmp_
     with pytest.raises(idx.DedupIndexError, match="num_perm: index=128 run=256"):
         idx.commit_index(index, _fake_run(tmp_path / "out2", "r2", params=other))
     assert [v["run_id"] for v in idx.read_manifest(index)["versions"]] == ["r1"]
-    (index / idx.LOCK).write_text("pid=1")
-    with pytest.raises(idx.DedupIndexError, match="delete that file"):
-        idx.commit_index(index, _fake_run(tmp_path / "out3", "r3"))
+    # A lock file nobody holds (left by a finished or killed commit) blocks nothing.
+    (index / idx.LOCK).write_text("pid=1 purpose=commit since=2024-01-01T00:00:00Z\n")
+    assert idx.commit_index(index, _fake_run(tmp_path / "out3", "r3"))["committed"] is True
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "something.txt").write_text("x")
@@ -79,3 +86,52 @@ def test_mismatched_parameters_lock_and_foreign_directories_fail_with_a_fix(tmp_
     (index / "index.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(idx.DedupIndexError, match="format"):
         idx.read_manifest(index)
+
+
+# --------------------------------------------------------------------------------- the commit lock
+REPO = Path(__file__).resolve().parents[2]
+HOLD_LOCK = (
+    "import sys, time\n"
+    "from storage.files import FileLock\n"
+    "lock = FileLock(sys.argv[1], purpose='test-holder').__enter__()\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+@pytest.fixture
+def lock_holder(tmp_path):
+    """A separate process holding the commit lock of ``tmp_path / "index"`` (killed at teardown)."""
+    index = tmp_path / "index"
+    index.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(index / idx.LOCK)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield index, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+def test_a_live_lock_holder_makes_commit_fail(tmp_path, lock_holder):
+    index, proc = lock_holder
+    with pytest.raises(idx.DedupIndexError, match="another commit .* is running") as err:
+        idx.commit_index(index, _fake_run(tmp_path / "out1", "r1"))
+    assert f"pid={proc.pid}" in str(err.value) and "delete" not in str(err.value)
+    assert idx.read_manifest(index) is None  # nothing was committed
+
+
+def test_a_killed_lock_holder_does_not_block_the_next_commit(tmp_path, lock_holder):
+    index, proc = lock_holder
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert (index / idx.LOCK).exists()  # the file stays; the kernel released the lock with the process
+    start = time.monotonic()
+    assert idx.commit_index(index, _fake_run(tmp_path / "out1", "r1"))["committed"] is True
+    assert time.monotonic() - start < 5
+    assert [v["run_id"] for v in idx.read_manifest(index)["versions"]] == ["r1"]
