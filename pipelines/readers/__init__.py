@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 INGEST_SCHEMA = pa.schema(
     [pa.field("kind", pa.string(), nullable=False), pa.field("offset_unit", pa.string())]
     + [f.with_nullable(True) for f in DOCUMENT_SCHEMA]
-    + [f.with_nullable(True) for f in QUARANTINE_SCHEMA if f.name not in DOCUMENT_SCHEMA.names and f.name != "offset_unit"]
+    + [
+        f.with_nullable(True)
+        for f in QUARANTINE_SCHEMA
+        if f.name not in DOCUMENT_SCHEMA.names and f.name != "offset_unit"
+    ]
     + [
         pa.field("split_index", pa.int32()),
         pa.field("records", pa.int64()),
@@ -51,10 +55,17 @@ def read_split(split: InputSplit, cfg) -> Iterator[dict[str, Any]]:
         elif split.fmt in ("warc", "wet"):
             yield from read_warc(split, cfg, builder, limits)
         else:
-            yield builder.quarantine(0, "file", "unsupported_format", None,
-                                     detail="unknown file extension; set ingest.format to read it as jsonl, parquet, text, warc or wet")
+            yield builder.quarantine(
+                0,
+                "file",
+                "unsupported_format",
+                None,
+                detail="unknown file extension; set ingest.format to read it as jsonl, parquet, text, warc or wet",
+            )
     except OSError as exc:
-        yield builder.quarantine(0, "file", "unreadable_file", None, detail=f"{type(exc).__name__}: {exc.strerror or ''}")
+        yield builder.quarantine(
+            0, "file", "unreadable_file", None, detail=f"{type(exc).__name__}: {exc.strerror or ''}"
+        )
     except Exception as exc:  # noqa: BLE001 - one bad file must not kill the job
         log.warning("reader failed on a split of %s: %s", split.rel_path, type(exc).__name__)
         yield builder.quarantine(0, "file", "unreadable_file", None, detail=f"reader error {type(exc).__name__}")

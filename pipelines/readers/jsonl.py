@@ -6,7 +6,16 @@ from typing import Any, Iterator
 
 from .records import RecordBuilder
 from .splits import InputSplit
-from .streams import ByteStream, Limits, detect_bom, gzip_chunks, plain_chunks, sniff_compression, transcode_chunks, zstd_chunks
+from .streams import (
+    ByteStream,
+    Limits,
+    detect_bom,
+    gzip_chunks,
+    plain_chunks,
+    sniff_compression,
+    transcode_chunks,
+    zstd_chunks,
+)
 
 
 def open_chunks(fh, split: InputSplit, limits: Limits, builder: RecordBuilder):
@@ -69,9 +78,14 @@ def read_jsonl(split: InputSplit, cfg, builder: RecordBuilder, limits: Limits) -
             if not complete:
                 err = stream.error
                 yield builder.quarantine(
-                    offset, "byte", err.reason if err else "truncated_stream", line, raw_bytes=length,
+                    offset,
+                    "byte",
+                    err.reason if err else "truncated_stream",
+                    line,
+                    raw_bytes=length,
                     raw_sha256=sha,
-                    detail=f"{length} bytes of an incomplete record at the end of the stream; {err.detail if err else ''}",
+                    detail=f"{length} bytes of an incomplete record at the end of the stream; "
+                    f"{err.detail if err else ''}",
                 )
                 incomplete_emitted = True
                 break
@@ -97,18 +111,27 @@ def _one_line(line: bytes, offset: int, cfg, builder: RecordBuilder) -> Iterator
         s = stripped.decode("utf-8")
     except UnicodeDecodeError as exc:
         if cfg.invalid_utf8 == "quarantine":
-            yield builder.quarantine(offset, "byte", "invalid_utf8", line, detail=f"invalid UTF-8 at byte {exc.start} of the line")
+            yield builder.quarantine(
+                offset, "byte", "invalid_utf8", line, detail=f"invalid UTF-8 at byte {exc.start} of the line"
+            )
             return
         s = stripped.decode("utf-8", "replace")
     try:
         obj = json.loads(s)
     except (ValueError, RecursionError) as exc:
         pos = getattr(exc, "pos", None)
-        yield builder.quarantine(offset, "byte", "malformed_json", line,
-                                 detail=f"JSON syntax error at character {pos}" if pos is not None else "JSON cannot be parsed")
+        yield builder.quarantine(
+            offset,
+            "byte",
+            "malformed_json",
+            line,
+            detail=f"JSON syntax error at character {pos}" if pos is not None else "JSON cannot be parsed",
+        )
         return
     if not isinstance(obj, dict):
-        yield builder.quarantine(offset, "byte", "not_an_object", line, detail=f"JSON {type(obj).__name__}, expected an object")
+        yield builder.quarantine(
+            offset, "byte", "not_an_object", line, detail=f"JSON {type(obj).__name__}, expected an object"
+        )
         return
     cfg_t = cfg.text_field
     yield builder.document(

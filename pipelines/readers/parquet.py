@@ -36,7 +36,11 @@ def read_parquet(split: InputSplit, cfg, builder: RecordBuilder) -> Iterator[dic
     if t is None or not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
                          or pa.types.is_large_binary(t) or pa.types.is_string_view(t)):
         sha, n = _file_sha256(split.path)
-        found = f"column type {t}" if t is not None else f"no column named {cfg.text_field!r}; columns: {', '.join(names[:20])}"
+        found = (
+            f"column type {t}"
+            if t is not None
+            else f"no column named {cfg.text_field!r}; columns: {', '.join(names[:20])}"
+        )
         yield builder.quarantine(0, "file", "parquet_schema_mismatch", None, raw_sha256=sha, raw_bytes=n,
                                  detail=f"ingest.text_field={cfg.text_field!r} must be a string column: {found}")
         return
@@ -46,8 +50,14 @@ def read_parquet(split: InputSplit, cfg, builder: RecordBuilder) -> Iterator[dic
         try:
             table = pf.read_row_group(rg)
         except Exception as exc:
-            yield builder.quarantine(row, "row", "corrupt_parquet", None, raw_bytes=None,
-                                     detail=f"row group {rg} ({n_rows} rows from row {row}) unreadable ({type(exc).__name__})")
+            yield builder.quarantine(
+                row,
+                "row",
+                "corrupt_parquet",
+                None,
+                raw_bytes=None,
+                detail=f"row group {rg} ({n_rows} rows from row {row}) unreadable ({type(exc).__name__})",
+            )
             row += n_rows
             continue
         for rec in table.to_pylist():
@@ -62,7 +72,11 @@ def read_parquet(split: InputSplit, cfg, builder: RecordBuilder) -> Iterator[dic
                         row += 1
                         continue
                     text = bytes(text).decode("utf-8", "replace")
-            raw = raw_text if isinstance(raw_text, bytes) else (str(raw_text).encode("utf-8", "surrogatepass") if raw_text is not None else b"")
+            raw = (
+                raw_text
+                if isinstance(raw_text, bytes)
+                else (str(raw_text).encode("utf-8", "surrogatepass") if raw_text is not None else b"")
+            )
             yield builder.document(
                 text, row, "row", raw,
                 source_id=rec.get(cfg.id_field) if cfg.id_field else None,

@@ -13,9 +13,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from pipelines.text.ids import content_sha256, make_doc_id
-from pipelines.text.normalize import (binary_ratio, has_lone_surrogate, is_plain, normalize_plain, normalize_text,
-                                      replace_surrogates)
+from pipelines.text.ids import make_doc_id
+from pipelines.text.normalize import (
+    binary_ratio,
+    has_lone_surrogate,
+    is_plain,
+    normalize_plain,
+    normalize_text,
+    replace_surrogates,
+)
 from pipelines.text.scrub import shape_prefix
 
 #: Every ingest reason code, with what it means (rendered into docs/ingest.md and the report).
@@ -93,7 +99,9 @@ class RecordBuilder:
             "offset_unit": unit,
             "reason": f"ingest:{reason}",
             "detail": detail or REASONS[reason],
-            "raw_sha256": raw_sha256 if raw_sha256 is not None else (hashlib.sha256(raw).hexdigest() if raw is not None else None),
+            "raw_sha256": raw_sha256
+            if raw_sha256 is not None
+            else (hashlib.sha256(raw).hexdigest() if raw is not None else None),
             "raw_bytes": raw_bytes if raw_bytes is not None else (len(raw) if raw is not None else None),
             "raw_prefix": shape_prefix(raw) if raw is not None else None,
         }
@@ -120,7 +128,13 @@ class RecordBuilder:
         truncated = False
         if len(text) > self.cfg.max_doc_chars:
             if self.cfg.on_too_long == "quarantine":
-                return self.quarantine(offset, unit, "doc_too_long", raw, f"{len(text)} characters > ingest.max_doc_chars={self.cfg.max_doc_chars}")
+                return self.quarantine(
+                    offset,
+                    unit,
+                    "doc_too_long",
+                    raw,
+                    f"{len(text)} characters > ingest.max_doc_chars={self.cfg.max_doc_chars}",
+                )
             text = text[: self.cfg.max_doc_chars].rstrip()
             truncated = True
         if isinstance(source_id, bool) or not isinstance(source_id, (str, int)) or source_id == "":
@@ -182,8 +196,3 @@ class RecordBuilder:
             "skipped": dict(self.counters.skipped) or None,
             "encoding": self.counters.encoding,
         }
-
-
-def content_hash(text: str) -> str:
-    """Re-exported for readers: sha256 of a normalized text."""
-    return content_sha256(text)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -43,9 +43,6 @@ class InputSplit:
     split_index: int
     start: int
     end: int  # exclusive; -1 = to the end of the file
-
-    def as_row(self) -> dict:
-        return asdict(self)
 
 
 def detect_format(path: str, configured: str = "auto") -> tuple[str, Optional[str]]:

@@ -129,7 +129,9 @@ def gzip_chunks(fh: BinaryIO, limits: Limits) -> Iterator[bytes]:
     if pending:
         yield pending
     if member_has_data and not d.eof:
-        raise StreamError("truncated_stream", f"gzip stream ends before its end marker after {in_total} compressed bytes")
+        raise StreamError(
+            "truncated_stream", f"gzip stream ends before its end marker after {in_total} compressed bytes"
+        )
 
 
 def zstd_chunks(fh: BinaryIO, limits: Limits) -> Iterator[bytes]:
@@ -150,7 +152,9 @@ def zstd_chunks(fh: BinaryIO, limits: Limits) -> Iterator[bytes]:
                 try:
                     out = d.decompress(piece)
                 except zstandard.ZstdError as exc:
-                    raise StreamError("corrupt_stream", f"zstd error after {in_total} compressed bytes: {exc}") from None
+                    raise StreamError(
+                        "corrupt_stream", f"zstd error after {in_total} compressed bytes: {exc}"
+                    ) from None
                 frame_has_data = True
                 piece = b""
                 if out:

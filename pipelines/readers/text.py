@@ -13,7 +13,9 @@ def read_text_file(split: InputSplit, cfg, builder: RecordBuilder, limits: Limit
     """Yield one document (or one quarantine row) for a text file."""
     with open(split.path, "rb") as fh:
         comp = sniff_compression(fh)
-        chunks = gzip_chunks(fh, limits) if comp == "gz" else zstd_chunks(fh, limits) if comp == "zst" else plain_chunks(fh)
+        chunks = (
+            gzip_chunks(fh, limits) if comp == "gz" else zstd_chunks(fh, limits) if comp == "zst" else plain_chunks(fh)
+        )
         stream = ByteStream(chunks)
         data = stream.read(cfg.max_text_file_bytes + 1)
         if len(data) > cfg.max_text_file_bytes:

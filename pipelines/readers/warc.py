@@ -69,7 +69,7 @@ def _dechunk(body: bytes) -> Optional[bytes]:
 
 
 def _html_to_text(payload: bytes, content_type: str, main_content: bool) -> str:
-    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.extract.html2text import extract_plain_text  # deferred: only WARC HTML input needs it
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
     from resiliparse.parse.html import HTMLTree
 
@@ -94,7 +94,9 @@ def read_warc(split: InputSplit, cfg, builder: RecordBuilder, limits: Limits) ->
     """Yield document and quarantine rows of a WARC or WET file (offset unit: decompressed byte)."""
     with open(split.path, "rb") as fh:
         comp = sniff_compression(fh)
-        chunks = gzip_chunks(fh, limits) if comp == "gz" else zstd_chunks(fh, limits) if comp == "zst" else plain_chunks(fh)
+        chunks = (
+            gzip_chunks(fh, limits) if comp == "gz" else zstd_chunks(fh, limits) if comp == "zst" else plain_chunks(fh)
+        )
         stream = ByteStream(chunks)
         last_reason = None
         for item in _records(stream, cfg, builder):
@@ -106,8 +108,32 @@ def read_warc(split: InputSplit, cfg, builder: RecordBuilder, limits: Limits) ->
             yield from _to_document(item, cfg, builder)
         # A record cut by the end of a truncated stream was already reported as that record.
         if stream.error is not None and last_reason != "ingest:warc_truncated_record":
-            yield builder.quarantine(stream.pos, "byte", stream.error.reason, None, raw_bytes=0,
-                                     detail=f"stream ended early at decompressed offset {stream.pos}: {stream.error.detail}")
+            yield builder.quarantine(
+                stream.pos,
+                "byte",
+                stream.error.reason,
+                None,
+                raw_bytes=0,
+                detail=f"stream ended early at decompressed offset {stream.pos}: {stream.error.detail}",
+            )
+
+
+def _read_headers(stream: ByteStream, head_bytes: int) -> tuple[list[bytes], int, bool, bool]:
+    """The header lines after the version line: ``(lines, bytes read, ok, truncated)``.
+
+    ``ok`` is False when the headers are malformed or too long; ``truncated`` when the stream ended inside them.
+    """
+    head_lines: list[bytes] = []
+    while True:
+        hl, hlen, _, hcomplete = stream.readline(_MAX_HEADER_BYTES)
+        head_bytes += hlen
+        if hlen == 0 or hl is None or not hcomplete:
+            return head_lines, head_bytes, False, hlen == 0 or not hcomplete
+        if not hl.strip():
+            return head_lines, head_bytes, True, False
+        head_lines.append(hl)
+        if head_bytes > _MAX_HEADER_BYTES:
+            return head_lines, head_bytes, False, False
 
 
 def _records(stream: ByteStream, cfg, builder: RecordBuilder) -> Iterator[Any]:
@@ -124,26 +150,13 @@ def _records(stream: ByteStream, cfg, builder: RecordBuilder) -> Iterator[Any]:
             skipped = _resync(stream)
             yield builder.quarantine(offset, "byte", "warc_malformed_record", line if line else None,
                                      raw_bytes=length + skipped,
-                                     detail=f"no WARC version line; skipped {length + skipped} bytes to the next record")
+                                     detail=f"no WARC version line; skipped {length + skipped} bytes to the next "
+                                     "record")
             continue
-        head_lines: list[bytes] = []
-        head_bytes = length
-        ok = True
-        while True:
-            hl, hlen, _, hcomplete = stream.readline(_MAX_HEADER_BYTES)
-            head_bytes += hlen
-            if hlen == 0 or hl is None or not hcomplete:
-                ok = False
-                break
-            if not hl.strip():
-                break
-            head_lines.append(hl)
-            if head_bytes > _MAX_HEADER_BYTES:
-                ok = False
-                break
+        head_lines, head_bytes, ok, truncated = _read_headers(stream, length)
         raw_head = line + b"".join(head_lines)
         if not ok:
-            if hlen == 0 or not hcomplete:
+            if truncated:
                 yield builder.quarantine(offset, "byte", "warc_truncated_record", raw_head, raw_bytes=head_bytes,
                                          detail="the file ends inside the record's headers")
                 return
@@ -223,7 +236,9 @@ def _to_document(rec: _Record, cfg, builder: RecordBuilder) -> Iterator[dict[str
                 return
             text = rec.block.decode("utf-8", "replace")
         meta["warc-type"] = rtype
-        yield builder.document(text, rec.offset, "byte", rec.raw_head + rec.block, source_id=rid, url=url, metadata=meta)
+        yield builder.document(
+            text, rec.offset, "byte", rec.raw_head + rec.block, source_id=rid, url=url, metadata=meta
+        )
         return
     if rtype not in ("response", "resource"):
         builder.counters.skip(f"warc:{rtype or 'untyped'}")
@@ -233,8 +248,14 @@ def _to_document(rec: _Record, cfg, builder: RecordBuilder) -> Iterator[dict[str
     if rtype == "response" and h.get("content-type", "").lower().startswith("application/http"):
         sep = payload.find(b"\r\n\r\n")
         if sep < 0:
-            yield builder.quarantine(rec.offset, "byte", "warc_malformed_record", rec.raw_head, raw_bytes=len(rec.raw_head) + len(payload),
-                                     detail="HTTP response without header terminator")
+            yield builder.quarantine(
+                rec.offset,
+                "byte",
+                "warc_malformed_record",
+                rec.raw_head,
+                raw_bytes=len(rec.raw_head) + len(payload),
+                detail="HTTP response without header terminator",
+            )
             return
         http_head = payload[:sep].split(b"\r\n")
         payload = payload[sep + 4 :]

@@ -69,7 +69,7 @@ class RunContext:
         Returns ``(table, rows)``; callers skip the join altogether when ``rows`` is 0 (the usual case
         for repeated source ids).
         """
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions as F  # deferred: pyspark; Python workers import this module too
 
         path = self.work_dir / f"lookup-{name}"
         df.write.option("compression", "lz4").parquet(str(path))
@@ -207,9 +207,9 @@ class DocumentStage(Stage):
       for every declared column and every rewritten one.
 
     When :meth:`process` raises, the batch is processed again one document at a time, and each document
-    that still fails gets null outputs, its rewritten columns unchanged and ``"<name>:error"`` (see
-    :meth:`error_values`): one bad document never fails the task, and the other documents keep their
-    results.
+    that still fails gets the outputs of :meth:`error_values` (default: null outputs, its rewritten
+    columns unchanged and ``"<name>:error"``; a stage that rewrites sensitive text, like ``pii``,
+    overrides it): one bad document never fails the task, and the other documents keep their results.
     """
 
     columns: ClassVar[tuple[tuple[str, pa.DataType], ...]]
@@ -233,10 +233,12 @@ class DocumentStage(Stage):
         """Output values for every document of ``batch``: ``{column: values}`` (declared + rewritten)."""
 
     @classmethod
-    def error_values(cls, batch: Batch) -> dict[str, Sequence[Any]]:
-        """Outputs of a one-document batch whose processing failed (default: nulls and the error reason).
+    def error_values(cls, model: Any, batch: Batch, exc: Exception) -> dict[str, Sequence[Any]]:
+        """Outputs of a one-document ``batch`` whose processing raised ``exc`` (default: nulls and the
+        ``"<name>:error"`` reason).
 
-        Rewritten columns missing from the result keep their input value.
+        Rewritten columns missing from the result keep their input value; a stage whose rewrite must never
+        pass the input through on error (``pii`` withholds or fallback-scrubs the text) returns them.
         """
         reason_name = cls.columns[-1][0]
         return {name: [f"{cls.name}:error" if name == reason_name else None] for name, _ in cls.columns}
@@ -257,7 +259,7 @@ class DocumentStage(Stage):
 
     def spark_schema(self, base_schema: Any) -> Any:
         """The output Spark schema: the input's fields, then the declared columns (all nullable)."""
-        from pyspark.sql.pandas.types import from_arrow_type
+        from pyspark.sql.pandas.types import from_arrow_type  # deferred: pyspark, driver side only
         from pyspark.sql.types import StructField, StructType
 
         extra = [StructField(name, from_arrow_type(t), True) for name, t in self.columns]
@@ -314,7 +316,7 @@ class DocumentStage(Stage):
                 values = cls.process(model, one)
             except Exception as exc:  # the type only: a message could quote the document
                 log.warning("%s: document failed (%s); marked %s:error", cls.name, type(exc).__name__, cls.name)
-                values = dict(cls.error_values(one))
+                values = dict(cls.error_values(model, one, exc))
                 for name in cls.rewrites:
                     values.setdefault(name, one.column(name))
             for name in wanted:

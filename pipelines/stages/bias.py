@@ -1,77 +1,41 @@
-"""The ``bias`` stage: bias indicators from versioned lexicons over Arrow batches (flag only, never drops).
+"""The ``bias`` stage: bias indicators from versioned lexicons, per document (flag only, never drops).
 
 Columns added: ``bias_identity_counts`` (axis -> identity-term mentions), ``bias_pronoun_counts`` (male,
 female, neutral -> count), ``bias_toxic_hits``, ``bias_group_toxic`` (an identity term and a toxic term in
 one sentence), ``bias_n_words``, ``bias_flags`` (sorted list of ``group_targeted_toxicity``,
-``identity_mention``, ``toxicity``) and ``bias_reason`` (always null: this stage never rejects).
+``identity_mention``, ``toxicity``) and ``bias_reason`` (null: this stage never rejects a document for
+bias; ``bias:error`` only for a document whose scoring raised).
 
 :func:`bias_aggregates` computes the report's figures (mention rates per axis, pronoun ratio, toxic
 co-occurrence rate; overall, per source, per language) from a DataFrame that carries these columns.
 """
 from __future__ import annotations
 
-import logging
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pyarrow as pa
 
-from .base import Stage, StageConfigError
+from pipelines.text.bias import BiasAggregator, BiasScorer, LexiconError, load_lexicon
+from schemas.config.bias import DEFAULT_AXES
 
-log = logging.getLogger(__name__)
+from .base import Batch, DocumentStage, StageConfigError
 
 MAP_TYPE = pa.map_(pa.string(), pa.int64())
 
-BIAS_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("bias_identity_counts", MAP_TYPE),
-    ("bias_pronoun_counts", MAP_TYPE),
-    ("bias_toxic_hits", pa.int64()),
-    ("bias_group_toxic", pa.bool_()),
-    ("bias_n_words", pa.int64()),
-    ("bias_flags", pa.list_(pa.string())),
-    ("bias_reason", pa.string()),
-)
 
-_WORKER_CACHE: dict[tuple, Any] = {}
-
-
-def _worker_scorer(lexicon_dir: Optional[str], axes: tuple[str, ...], expected_sha256: str):
-    key = (lexicon_dir, axes, expected_sha256)
-    scorer = _WORKER_CACHE.get(key)
-    if scorer is None:
-        from pipelines.text.bias import BiasScorer, load_lexicon
-
-        lex = load_lexicon(lexicon_dir, axes)
-        if lex.sha256 != expected_sha256:
-            raise RuntimeError(
-                f"the bias lexicon at {lex.path} on this executor differs from the driver's "
-                f"(sha256 {lex.sha256[:12]} != {expected_sha256[:12]}); deploy the same lexicon files everywhere"
-            )
-        scorer = _WORKER_CACHE[key] = BiasScorer(lex)
-    return scorer
-
-
-def score_batch(batch: pa.RecordBatch, scorer, text_column: str = "text") -> pa.RecordBatch:
-    """``batch`` with the bias columns appended (pure Arrow; what each Spark task runs per batch)."""
-    names = list(batch.schema.names)
-    text_array = batch.column(names.index(text_column))
-    results = [scorer.score(t) for t in text_array.to_pylist()]
-    str_type = pa.large_string() if pa.types.is_large_string(text_array.type) else pa.string()
-    arrays = list(batch.columns) + [
-        pa.array([sorted(r.identity.items()) for r in results], type=MAP_TYPE),
-        pa.array([sorted(r.pronouns.items()) for r in results], type=MAP_TYPE),
-        pa.array([r.toxic for r in results], type=pa.int64()),
-        pa.array([r.group_toxic for r in results], type=pa.bool_()),
-        pa.array([r.n_words for r in results], type=pa.int64()),
-        pa.array([r.flags for r in results], type=pa.list_(str_type)),
-        pa.nulls(len(results), type=str_type),
-    ]
-    return pa.RecordBatch.from_arrays(arrays, names=names + [n for n, _ in BIAS_COLUMNS])
-
-
-class BiasStage(Stage):
+class BiasStage(DocumentStage):
     """Bias indicators; see the module docstring for the columns it adds."""
 
     name = "bias"
+    columns = (
+        ("bias_identity_counts", MAP_TYPE),
+        ("bias_pronoun_counts", MAP_TYPE),
+        ("bias_toxic_hits", pa.int64()),
+        ("bias_group_toxic", pa.bool_()),
+        ("bias_n_words", pa.int64()),
+        ("bias_flags", pa.list_(pa.string())),
+        ("bias_reason", pa.string()),
+    )
 
     def __init__(self, section: Any, ctx: Any) -> None:
         super().__init__(section, ctx)
@@ -79,8 +43,6 @@ class BiasStage(Stage):
 
     def prepare(self) -> None:
         """Load the lexicon on the driver (fails fast when malformed) and record its version and sha256."""
-        from pipelines.text.bias import LexiconError, load_lexicon
-
         try:
             lex = load_lexicon(self.section.lexicon_dir, self.section.axes)
         except LexiconError as exc:
@@ -99,44 +61,34 @@ class BiasStage(Stage):
             "toxicity_terms": len(lex.toxicity),
         }
 
-    def apply(self, df):
-        """Append the bias columns and a null ``bias_reason``; same rows, never filtered."""
-        from pyspark.sql.types import (
-            ArrayType,
-            BooleanType,
-            LongType,
-            MapType,
-            StringType,
-            StructField,
-            StructType,
-        )
+    def worker_payload(self) -> tuple[Optional[str], tuple[str, ...], Optional[str]]:
+        """The lexicon directory, the axes and the driver's lexicon sha256 (checked on every worker)."""
+        return self.section.lexicon_dir, tuple(self.section.axes), self._sha256
 
-        if "text" not in df.columns:
-            raise StageConfigError("the bias stage needs a 'text' column; run it after ingest")
-        if self._sha256 is None:
-            self.prepare()
-        ours = {name for name, _ in BIAS_COLUMNS}
-        base = df.drop(*[c for c in df.columns if c in ours])
-        spark_types = {
-            "bias_identity_counts": MapType(StringType(), LongType(), True),
-            "bias_pronoun_counts": MapType(StringType(), LongType(), True),
-            "bias_toxic_hits": LongType(),
-            "bias_group_toxic": BooleanType(),
-            "bias_n_words": LongType(),
-            "bias_flags": ArrayType(StringType(), True),
-            "bias_reason": StringType(),
+    @classmethod
+    def load(cls, payload: tuple[Optional[str], tuple[str, ...], Optional[str]]) -> BiasScorer:
+        lexicon_dir, axes, expected_sha256 = payload
+        lex = load_lexicon(lexicon_dir, axes)
+        if lex.sha256 != expected_sha256:
+            raise RuntimeError(
+                f"the bias lexicon at {lex.path} on this executor differs from the driver's "
+                f"(sha256 {lex.sha256[:12]} != {str(expected_sha256)[:12]}); deploy the same lexicon files "
+                "everywhere"
+            )
+        return BiasScorer(lex)
+
+    @classmethod
+    def process(cls, model: BiasScorer, batch: Batch) -> dict[str, list]:
+        results = [model.score(t) for t in batch.column("text")]
+        return {
+            "bias_identity_counts": [sorted(r.identity.items()) for r in results],
+            "bias_pronoun_counts": [sorted(r.pronouns.items()) for r in results],
+            "bias_toxic_hits": [r.toxic for r in results],
+            "bias_group_toxic": [r.group_toxic for r in results],
+            "bias_n_words": [r.n_words for r in results],
+            "bias_flags": [r.flags for r in results],
+            "bias_reason": [None] * len(results),
         }
-        schema = StructType(
-            list(base.schema.fields) + [StructField(n, spark_types[n], True) for n, _ in BIAS_COLUMNS]
-        )
-        lexicon_dir, axes, sha = self.section.lexicon_dir, tuple(self.section.axes), self._sha256
-
-        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            scorer = _worker_scorer(lexicon_dir, axes, sha)
-            for batch in batches:
-                yield score_batch(batch, scorer)
-
-        return base.mapInArrow(run, schema)
 
 
 def bias_aggregates(df, axes: Optional[list[str]] = None) -> dict[str, Any]:
@@ -151,11 +103,7 @@ def bias_aggregates(df, axes: Optional[list[str]] = None) -> dict[str, Any]:
         ``pronoun_male_to_female``, ``toxic_doc_rate``, ``group_toxic_doc_rate`` and
         ``group_toxic_rate_among_identity_docs``.
     """
-    from pyspark.sql import functions as F
-
-    from schemas.config.bias import DEFAULT_AXES
-
-    from pipelines.text.bias import BiasAggregator
+    from pyspark.sql import functions as F  # deferred: pyspark; only this driver-side aggregate needs it
 
     axes = sorted(axes or DEFAULT_AXES)
     lang = F.col("lang") if "lang" in df.columns else F.lit(None).cast("string")

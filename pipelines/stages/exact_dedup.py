@@ -16,7 +16,7 @@ class ExactDedupStage(Stage):
     materialize = False
 
     def apply(self, df):
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions as F  # deferred: pyspark, driver side only (as in base.py)
 
         # Decide on the narrow (content_sha256, doc_id) projection: only groups with duplicates matter.
         # The groups are written once and, when small enough, joined by broadcast: the texts are then
@@ -39,7 +39,9 @@ class ExactDedupStage(Stage):
             .withColumn("exact_dup_of", F.when(F.col("doc_id") != F.col("_survivor"), F.col("_survivor")))
             .withColumn(
                 self.reason_column,
-                F.when(F.col("exact_dup_of").isNotNull(), F.lit("exact_dedup:duplicate")).otherwise(F.lit(None).cast("string")),
+                F.when(F.col("exact_dup_of").isNotNull(), F.lit("exact_dedup:duplicate")).otherwise(
+                    F.lit(None).cast("string")
+                ),
             )
             .drop("_survivor", "_n")
             .select(*df.columns, "exact_dup_count", "exact_dup_of", self.reason_column)

@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines.readers import INGEST_SCHEMA, InputSplit, read_split, rows_to_batches
 
@@ -48,8 +49,6 @@ def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
     reading it, which leaves the file in the page cache for the reader. Runs in a Python worker. A split
     without rows still gets a (row-less) file, so every split has exactly one part.
     """
-    import pyarrow.parquet as pq
-
     name = f"split-{number:06d}.parquet"
     final = os.path.join(out_dir, name)
     tmp = os.path.join(out_dir, f".{name}.{uuid.uuid4().hex}.tmp")
@@ -101,7 +100,7 @@ def scan_to_parquet(spark, splits: list[InputSplit], cfg, out_dir: Path):
         RuntimeError: a split did not report back, or a part file is missing (a bug; nothing is lost
             silently).
     """
-    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema  # deferred: pyspark; workers import this module
 
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)

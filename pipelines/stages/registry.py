@@ -1,19 +1,17 @@
-"""Which stage class implements which config section, in the order the pipeline runs them.
+"""Which class implements which config section, in the order the pipeline runs them.
 
 The order is code, reviewed like code: cheap per-document filters first, the near-dedup shuffle on what
-they kept, PII (the most expensive) only on text that will be kept. ``None`` marks a stage that is not
-built yet: enabling it fails on the driver with a clear message instead of silently doing nothing.
+they kept, PII (the most expensive) only on text that will be kept.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Optional
+from typing import Any
 
-from .base import Stage, StageConfigError
+from .base import StageConfigError
 
-#: (section name, "module:Class" or None when not built yet), in run order. Ingest and tokenize are not
-#: document->document stages and are driven by the runner itself.
-STAGE_ORDER: list[tuple[str, Optional[str]]] = [
+#: (section name, "module:Class"), in run order.
+STAGE_ORDER: list[tuple[str, str]] = [
     ("exact_dedup", "pipelines.stages.exact_dedup:ExactDedupStage"),
     ("language", "pipelines.stages.language:LanguageStage"),
     ("quality", "pipelines.stages.quality:QualityStage"),
@@ -22,30 +20,38 @@ STAGE_ORDER: list[tuple[str, Optional[str]]] = [
     ("bias", "pipelines.stages.bias:BiasStage"),
 ]
 
-#: Stages driven by the runner outside STAGE_ORDER, with None when not built yet.
-TERMINAL_STAGES: dict[str, Optional[str]] = {"tokenize": "pipelines.stages.tokenize:TokenizeStage"}
+#: Steps the runner drives itself, outside STAGE_ORDER: they are not document->document stages (ingest is
+#: called directly; tokenize is a terminal writer that runs once on the curated output).
+TERMINAL_STAGES: dict[str, str] = {"tokenize": "pipelines.stages.tokenize:TokenizeWriter"}
 
 
-class NotBuiltError(StageConfigError):
-    pass
+def load_stage_class(name: str) -> type:
+    """The class of section ``name`` (a stage of STAGE_ORDER or a terminal step), imported on demand.
 
-
-def load_stage_class(name: str) -> type[Stage]:
-    spec = dict(STAGE_ORDER).get(name, TERMINAL_STAGES.get(name))
-    if spec is None:
-        raise NotBuiltError(
-            f"stage '{name}' is enabled in the configuration but is not built yet in this version of "
-            f"corpusforge; set '{name}.enabled: false' (or --set {name}.enabled=false)"
-        )
-    module, cls = spec.split(":")
+    Raises:
+        KeyError: no stage or step has that name.
+    """
+    specs = {**dict(STAGE_ORDER), **TERMINAL_STAGES}
+    if name not in specs:
+        raise KeyError(f"no stage named {name!r}; known: {', '.join(specs)}")
+    module, cls = specs[name].split(":")
     return getattr(importlib.import_module(module), cls)
 
 
-def check_enabled_stages_built(config) -> None:
-    """Fail fast on the driver when a section enables a stage that does not exist yet."""
-    for name, _ in STAGE_ORDER:
-        if getattr(config, name).enabled:
+def check_enabled_stages_built(config: Any) -> None:
+    """Import the class of every enabled stage and step on the driver, so that a broken install (a missing
+    optional library, an import error) fails before any data moves rather than halfway through a run.
+
+    Raises:
+        StageConfigError: an enabled stage's module cannot be imported; the message names the stage.
+    """
+    for name in [*(n for n, _ in STAGE_ORDER), *TERMINAL_STAGES]:
+        if not getattr(config, name).enabled:
+            continue
+        try:
             load_stage_class(name)
-    for name in TERMINAL_STAGES:
-        if getattr(config, name).enabled:
-            load_stage_class(name)
+        except ImportError as exc:
+            raise StageConfigError(
+                f"the {name} stage is enabled but cannot be loaded ({type(exc).__name__}: {exc}); install what "
+                f"it needs, or set '{name}.enabled: false' (or --set {name}.enabled=false)"
+            ) from exc

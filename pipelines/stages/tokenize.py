@@ -1,4 +1,9 @@
-"""The tokenize stage: curated documents -> ``shards/`` (Parquet token shards + ``index.json``).
+"""The tokenize step: curated documents -> ``shards/`` (Parquet token shards + ``index.json``).
+
+:class:`TokenizeWriter` is a terminal writer, not a :class:`~pipelines.stages.base.DocumentStage`: it
+does not map documents to documents (no ``apply``, no ``<name>_reason``); the runner calls its
+:meth:`~TokenizeWriter.run` once on the curated output, after the document stages. It is configured by
+the ``tokenize`` section.
 
 Design (why the shards are written from the driver):
 
@@ -29,9 +34,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.assets_path import resolve_asset
+from pipelines.text.tokenize import (
+    TokenizerError,
+    binary_to_list_array,
+    encode_documents,
+    ids_to_binary,
+    load_tokenizer,
+)
 from storage.shards import ShardWriter
-from pipelines.stages.base import RunContext, StageConfigError
-from pipelines.text.tokenize import TokenizerError, binary_to_list_array, encode_documents, ids_to_binary, load_tokenizer
+
+from .base import RunContext, StageConfigError
 
 log = logging.getLogger(__name__)
 
@@ -47,37 +60,49 @@ _OUT_SCHEMA = pa.schema(
 _SPARK_SCHEMA = "doc_id string, ids binary, n_tokens int, source string, lang string"
 
 
-def _encoder(path: str, sha256: str, eos_id: Optional[int], bos_id: Optional[int], max_tokens: Optional[int], batch_size: int):
+def _encode_texts(
+    tok: Any, texts: list, eos_id: Optional[int], bos_id: Optional[int], max_tokens: Optional[int], batch_size: int
+) -> tuple[pa.Array, pa.Array]:
+    """``(ids, lengths)`` of one batch of texts: little-endian id bytes and token counts, null on failure."""
+    n = len(texts)
+    ok = [t is not None for t in texts]
+    try:
+        offsets, values = encode_documents(
+            tok, [t or "" for t in texts], eos_id=eos_id, bos_id=bos_id, max_tokens=max_tokens,
+            batch_size=batch_size,
+        )
+        ids = ids_to_binary(offsets, values).cast(pa.binary())
+        lengths = pa.array(offsets[1:] - offsets[:-1], pa.int32())
+    except Exception:  # a batch the tokenizer cannot encode: retry per document, mark failures null
+        ids_list, len_list = [], []
+        for t in texts:
+            try:
+                o, v = encode_documents(tok, [t or ""], eos_id=eos_id, bos_id=bos_id, max_tokens=max_tokens)
+                ids_list.append(v.astype(v.dtype.newbyteorder("<")).tobytes())
+                len_list.append(int(v.size))
+            except Exception:
+                ids_list.append(None)
+                len_list.append(None)
+        ids = pa.array(ids_list, pa.binary())
+        lengths = pa.array(len_list, pa.int32())
+    if not all(ok):  # null text is an error too (the curated contract says text is not null)
+        mask = pa.array([not o for o in ok])
+        ids = pc.if_else(mask, pa.nulls(n, pa.binary()), ids)
+        lengths = pc.if_else(mask, pa.nulls(n, pa.int32()), lengths)
+    return ids, lengths
+
+
+def _encoder(
+    path: str, sha256: str, eos_id: Optional[int], bos_id: Optional[int], max_tokens: Optional[int], batch_size: int
+):
     """The mapInArrow function; it closes over plain values only (never a tokenizer object)."""
 
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         tok = load_tokenizer(path, expected_sha256=sha256)  # once per worker process (cached)
         for batch in batches:
-            texts = batch.column("text").to_pylist()
-            n = len(texts)
-            ok = [t is not None for t in texts]
-            try:
-                offsets, values = encode_documents(
-                    tok, [t or "" for t in texts], eos_id=eos_id, bos_id=bos_id, max_tokens=max_tokens, batch_size=batch_size
-                )
-                ids = ids_to_binary(offsets, values).cast(pa.binary())
-                lengths = pa.array(offsets[1:] - offsets[:-1], pa.int32())
-            except Exception:  # a batch the tokenizer cannot encode: retry per document, mark failures null
-                ids_list, len_list = [], []
-                for t in texts:
-                    try:
-                        o, v = encode_documents(tok, [t or ""], eos_id=eos_id, bos_id=bos_id, max_tokens=max_tokens)
-                        ids_list.append(v.astype(v.dtype.newbyteorder("<")).tobytes())
-                        len_list.append(int(v.size))
-                    except Exception:
-                        ids_list.append(None)
-                        len_list.append(None)
-                ids = pa.array(ids_list, pa.binary())
-                lengths = pa.array(len_list, pa.int32())
-            if not all(ok):  # null text is an error too (the curated contract says text is not null)
-                mask = pa.array([not o for o in ok])
-                ids = pc.if_else(mask, pa.nulls(n, pa.binary()), ids)
-                lengths = pc.if_else(mask, pa.nulls(n, pa.int32()), lengths)
+            ids, lengths = _encode_texts(
+                tok, batch.column("text").to_pylist(), eos_id, bos_id, max_tokens, batch_size
+            )
             yield pa.RecordBatch.from_arrays(
                 [batch.column("doc_id").cast(pa.string()), ids, lengths, batch.column("source").cast(pa.string()),
                  batch.column("lang").cast(pa.string())],
@@ -87,8 +112,11 @@ def _encoder(path: str, sha256: str, eos_id: Optional[int], bos_id: Optional[int
     return encode
 
 
-class TokenizeStage:
-    """Tokenize the curated documents into ``ctx.staging_dir / "shards"``.
+class TokenizeWriter:
+    """Terminal writer: tokenize the curated documents into ``ctx.staging_dir / "shards"``.
+
+    Not a document stage (see the module docstring): :meth:`prepare` checks the tokenizer on the driver,
+    :meth:`run` encodes the documents in Spark and writes the shards and ``index.json``.
 
     Args:
         section: the ``tokenize`` config section.
@@ -109,9 +137,7 @@ class TokenizeStage:
         return Path(self.ctx.staging_dir) / "shards"
 
     @property
-    def tokenizer_file(self):
-        from pipelines.assets_path import resolve_asset
-
+    def tokenizer_file(self) -> Path:
         return resolve_asset(self.section.tokenizer_path)
 
     def prepare(self) -> None:
@@ -138,7 +164,7 @@ class TokenizeStage:
         Returns:
             Stage facts for run.json: shards, documents, tokens, bytes, errors, index path, tokenizer sha256.
         """
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions as F  # deferred: pyspark, as in the other stage modules (driver only)
 
         if self._tok is None:
             self.prepare()

@@ -224,7 +224,9 @@ def load_lexicon(directory: Optional[str | Path] = None, axes: Optional[Iterable
         axis = cols[0].strip()
         if keep_axes is not None and axis not in keep_axes:
             continue
-        identity.extend(_expand(cols[1].strip(), axis, _parse_options(cols[2] if len(cols) > 2 else "", where), classes, where))
+        identity.extend(
+            _expand(cols[1].strip(), axis, _parse_options(cols[2] if len(cols) > 2 else "", where), classes, where)
+        )
     if keep_axes is not None:
         missing = keep_axes - {t.label for t in identity}
         if missing:
@@ -243,7 +245,9 @@ def load_lexicon(directory: Optional[str | Path] = None, axes: Optional[Iterable
         where = f"{d / 'toxicity.tsv'}:{no}"
         if len(cols) not in (1, 2):
             raise LexiconError(f"{where}: expected term[<TAB>options]")
-        toxicity.extend(_expand(cols[0].strip(), "toxic", _parse_options(cols[1] if len(cols) > 1 else "", where), classes, where))
+        toxicity.extend(
+            _expand(cols[0].strip(), "toxic", _parse_options(cols[1] if len(cols) > 1 else "", where), classes, where)
+        )
     return Lexicon(d, version, combined.hexdigest(), file_sha, identity, pronouns, toxicity)
 
 
@@ -418,6 +422,6 @@ class BiasAggregator:
             "by_source": {k: summ(v) for k, v in sorted(by_source.items())},
             "by_lang": {k: summ(v) for k, v in sorted(by_lang.items())},
             "by_source_lang": {
-                f"{s}/{l}": self._summary(g) for (s, l), g in sorted(self.groups.items())
+                f"{src}/{lang}": self._summary(g) for (src, lang), g in sorted(self.groups.items())
             },
         }

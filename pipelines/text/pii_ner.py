@@ -10,11 +10,14 @@ are shifted back to the document.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources as res
 import logging
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
+
+import yaml
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,6 @@ NER_SCORE = 0.85  # Presidio's default score for spaCy entities
 def presidio_label_mapping() -> dict[str, str]:
     """spaCy label -> Presidio entity, as Presidio's default NLP configuration defines it."""
     try:
-        import importlib.resources as res
-
-        import yaml
-
         conf = yaml.safe_load(res.files("presidio_analyzer").joinpath("conf/default.yaml").read_text())
         mapping = conf["ner_model_configuration"]["model_to_presidio_entity_mapping"]
         return {str(k): str(v) for k, v in mapping.items()}
@@ -60,7 +59,7 @@ def load_ner_pipeline(model: str):
     Raises:
         ValueError: the model is not installed, or it has no ``ner`` component; the message says what to do.
     """
-    import spacy
+    import spacy  # deferred: spaCy is heavy and needed only when NER is on
 
     if not (spacy.util.is_package(model) or Path(model).is_dir()):
         raise ValueError(
@@ -91,7 +90,7 @@ def model_path(model: str) -> Optional[Path]:
     if p.is_dir():
         return p
     try:
-        import spacy
+        import spacy  # deferred: spaCy is heavy and needed only when NER is on
 
         return Path(spacy.util.get_package_path(model))
     except Exception:

@@ -22,7 +22,7 @@ _done = False
 
 def offline_extractor():
     """A ``tldextract.TLDExtract`` that only reads the suffix-list snapshot bundled with the package."""
-    import tldextract
+    import tldextract  # deferred: tldextract is a PII-only dependency (Presidio's e-mail recognizer)
 
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
@@ -39,7 +39,7 @@ def make_tldextract_offline() -> None:
     with _lock:
         if _done:
             return
-        import tldextract.tldextract as tld_module
+        import tldextract.tldextract as tld_module  # deferred: PII-only dependency, patched once per process
 
         extractor = offline_extractor()
         # Load the snapshot now, so that the first document does not pay for it (and so that a broken
@@ -58,3 +58,10 @@ def suffix_list_snapshot_sha256() -> str:
             "tldextract's bundled suffix list snapshot is missing; reinstall tldextract from its wheel"
         )
     return hashlib.sha256(data).hexdigest()
+
+
+def suffix_list_snapshot_path() -> str:
+    """Where the public suffix list snapshot shipped inside tldextract lies (recorded as an asset)."""
+    import tldextract  # deferred: tldextract is a PII-only dependency, needed once on the driver
+
+    return str(tldextract.__path__[0]) + "/.tld_set_snapshot"

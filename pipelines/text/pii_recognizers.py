@@ -30,6 +30,8 @@ from typing import Callable, Optional
 
 import regex
 
+from .pii_offline import make_tldextract_offline
+
 log = logging.getLogger(__name__)
 
 
@@ -181,10 +183,8 @@ class PatternDetector:
     """
 
     def __init__(self, entities: list[str], phone_regions: Optional[list[str]] = None, use_prefilters: bool = True):
-        from presidio_analyzer import PatternRecognizer
+        from presidio_analyzer import PatternRecognizer  # deferred: Presidio is heavy, needed only to scrub
         from presidio_analyzer import predefined_recognizers as pr
-
-        from .pii_offline import make_tldextract_offline
 
         make_tldextract_offline()
         self.recognizers: dict[str, object] = {}
@@ -229,7 +229,7 @@ class PatternDetector:
 
     def _run_patterns(self, entity: str, rec, text: str, offset: int, deadline: float) -> list[Hit]:
         """Presidio's PatternRecognizer logic (scores, validate/invalidate) with a deadline."""
-        from presidio_analyzer import EntityRecognizer
+        from presidio_analyzer import EntityRecognizer  # deferred: Presidio is heavy, needed only to scrub
 
         found: list[Hit] = []
         flags = self._flags[entity]
@@ -274,7 +274,7 @@ CONTEXT_PREFIX_COUNT = 5
 
 
 def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
+    from spacy.lang.en.stop_words import STOP_WORDS  # deferred: spaCy is heavy, needed only for context words
 
     return frozenset(STOP_WORDS)
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.config import validate_config
-
 from pipelines.stages.base import RunContext
 from pipelines.stages.bias import BiasStage, bias_aggregates
 from pipelines.text.bias import load_lexicon
+from schemas.config import validate_config
 
 DOCS = [
     ("b1", "web", "en", "He said Muslim women were welcome. She agreed."),
@@ -20,9 +19,11 @@ DOCS = [
 @pytest.fixture()
 def staged(spark, tmp_path):
     cfg = validate_config({"bias": {"enabled": True}})
-    ctx = RunContext(spark=spark, config=cfg, run_id="t", staging_dir=tmp_path / "o", work_dir=tmp_path / "w", num_partitions=2)
+    ctx = RunContext(
+        spark=spark, config=cfg, run_id="t", staging_dir=tmp_path / "o", work_dir=tmp_path / "w", num_partitions=2
+    )
     stage = BiasStage(cfg.bias, ctx)
-    stage.prepare()
+    stage.ensure_prepared()
     df = spark.createDataFrame(DOCS, "doc_id string, source string, lang string, text string").repartition(2)
     return stage.apply(df), ctx
 

@@ -114,7 +114,9 @@ def test_exact_dedup_over_the_broadcast_limit_uses_a_shuffle_join_with_the_same_
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     small_ctx = _ctx(spark, tmp_path / "a")
-    expected = sorted(map(tuple, ExactDedupStage(small_ctx.config.exact_dedup, small_ctx).apply(_docs(spark)).collect()))
+    expected = sorted(
+        map(tuple, ExactDedupStage(small_ctx.config.exact_dedup, small_ctx).apply(_docs(spark)).collect())
+    )
     big_ctx = _ctx(spark, tmp_path / "b", "spark.broadcast_lookup_rows=0")
     with _no_auto_broadcast(spark):
         out = ExactDedupStage(big_ctx.config.exact_dedup, big_ctx).apply(_docs(spark))
@@ -141,7 +143,9 @@ def test_exact_dedup_without_duplicates_needs_no_join(spark, tmp_path):
                                "doc_id string, content_sha256 string, text string")
     out = ExactDedupStage(load_config("demo", []).exact_dedup, _ctx(spark, tmp_path)).apply(df)
     assert "Join" not in _plan(out)
-    assert {(r["exact_dup_count"], r["exact_dup_of"], r["exact_dedup_reason"]) for r in out.collect()} == {(1, None, None)}
+    assert {(r["exact_dup_count"], r["exact_dup_of"], r["exact_dedup_reason"]) for r in out.collect()} == {
+        (1, None, None)
+    }
 
 
 def test_test_session_runs_with_the_quick_jit(spark):

@@ -1,12 +1,10 @@
 """The language stage on a small DataFrame: columns, reasons, per-language minimum scores, tag mode."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipelines.stages.base import RunContext, StageConfigError
-from pipelines.stages.language import LANGUAGE_COLUMNS, LanguageStage
+from pipelines.stages.language import LanguageStage
 from schemas.config import load_config
 
 DOCS = [
@@ -23,7 +21,8 @@ DOCS = [
 def _ctx(spark, tmp_path, overrides):
     cfg = load_config(None, ["language.enabled=true", *overrides])
     return cfg, RunContext(
-        spark=spark, config=cfg, run_id="t", staging_dir=tmp_path / "staging", work_dir=tmp_path / "work", num_partitions=2
+        spark=spark, config=cfg, run_id="t", staging_dir=tmp_path / "staging", work_dir=tmp_path / "work",
+        num_partitions=2,
     )
 
 
@@ -35,7 +34,7 @@ def _df(spark):
 def _run(spark, tmp_path, *overrides):
     cfg, ctx = _ctx(spark, tmp_path, overrides)
     stage = LanguageStage(cfg.language, ctx)
-    stage.prepare()
+    stage.ensure_prepared()
     out = stage.apply(_df(spark))
     return ctx, out, {r["doc_id"]: r for r in out.collect()}
 
@@ -43,7 +42,7 @@ def _run(spark, tmp_path, *overrides):
 def test_columns_and_reasons(spark, tmp_path):
     ctx, out, rows = _run(spark, tmp_path, "language.keep=[en, deu]", "language.min_score_by_lang={de: 0.5}")
     assert out.columns[:3] == ["doc_id", "text", "metadata"]
-    assert out.columns[3:] == [name for name, _ in LANGUAGE_COLUMNS]
+    assert out.columns[3:] == [name for name, _ in LanguageStage.columns]
     assert len(rows) == len(DOCS)
     assert [rows[d]["lang"] for d in ("d1", "d2", "d3", "d6")] == ["en", "de", "fr", "ru"]
     assert rows["d1"]["lang_label"] == "en" and rows["d1"]["lang_score"] > 0.65
@@ -72,7 +71,7 @@ def test_tag_mode_keeps_every_row_and_writes_signals(spark, tmp_path):
 def test_rerun_replaces_columns(spark, tmp_path):
     cfg, ctx = _ctx(spark, tmp_path, ["language.keep=all"])
     stage = LanguageStage(cfg.language, ctx)
-    stage.prepare()
+    stage.ensure_prepared()
     twice = stage.apply(stage.apply(_df(spark)))
     assert twice.columns.count("lang") == 1
     assert {r["doc_id"]: r["language_reason"] for r in twice.collect()}["d3"] is None

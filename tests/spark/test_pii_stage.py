@@ -6,10 +6,9 @@ import logging
 
 import pytest
 
-from schemas.config import validate_config
-
 from pipelines.stages.base import RunContext, StageConfigError
 from pipelines.stages.pii import PiiStage
+from schemas.config import validate_config
 
 EMAIL = "canary.vexworth@example.org"
 PHONE = "+44 20 7946 0958"
@@ -30,7 +29,10 @@ def _docs():
 
 def _df(spark, partitions=2):
     rows = [(i, s, f"{s}-{i}", "in.jsonl", n, None, t) for n, (i, s, t) in enumerate(_docs())]
-    cols = "doc_id string, source string, source_id string, source_file string, source_offset long, url string, text string"
+    cols = (
+        "doc_id string, source string, source_id string, source_file string, source_offset long, url string, "
+        "text string"
+    )
     return spark.createDataFrame(rows, cols).repartition(partitions)
 
 
@@ -47,7 +49,7 @@ def _run(spark, tmp_path, partitions=2, **overrides):
     overrides.setdefault("time_budget_s_per_mb", 0.0)
     cfg, ctx = _ctx(spark, tmp_path, overrides)
     stage = PiiStage(cfg.pii, ctx)
-    stage.prepare()
+    stage.ensure_prepared()
     out = stage.apply(_df(spark, partitions))
     return out, ctx
 

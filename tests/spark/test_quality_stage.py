@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.stages.base import RunContext, StageConfigError
-from pipelines.stages.quality import QUALITY_COLUMNS, QualityStage
+from pipelines.stages.quality import QualityStage
 from pipelines.text.quality import SIGNAL_NAMES
 from schemas.config import load_config
 
@@ -23,7 +23,9 @@ GOOD_DE = (
 SHORT_DE = "Der Rat tagte am Dienstag. Es ging um die Radwege. Die Sitzung war kurz."
 LOREM = GOOD + "\nLorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor."
 
-DOCS = [("g", GOOD, "en"), ("gde", GOOD_DE, "de"), ("sde", SHORT_DE, "de"), ("lorem", LOREM, "en"), ("null", None, "en")]
+DOCS = [
+    ("g", GOOD, "en"), ("gde", GOOD_DE, "de"), ("sde", SHORT_DE, "de"), ("lorem", LOREM, "en"), ("null", None, "en")
+]
 
 
 def _stage(spark, tmp_path, *overrides):
@@ -32,7 +34,7 @@ def _stage(spark, tmp_path, *overrides):
         spark=spark, config=cfg, run_id="t", staging_dir=tmp_path / "s", work_dir=tmp_path / "w", num_partitions=2
     )
     stage = QualityStage(cfg.quality, ctx)
-    stage.prepare()
+    stage.ensure_prepared()
     return stage, ctx
 
 
@@ -45,7 +47,7 @@ def _df(spark, with_lang=True):
 def test_signals_and_reasons_with_lang(spark, tmp_path):
     stage, ctx = _stage(spark, tmp_path, "quality.languages.de.gopher_short_doc=10")
     out = stage.apply(_df(spark))
-    assert out.columns[3:] == [name for name, _ in QUALITY_COLUMNS]
+    assert out.columns[3:] == [name for name, _ in QualityStage.columns]
     rows = {r["doc_id"]: r for r in out.collect()}
     assert len(rows) == len(DOCS)
     assert rows["g"]["quality_reason"] is None

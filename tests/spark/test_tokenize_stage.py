@@ -7,12 +7,12 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines.stages.tokenize as stage_module
-from storage.shards import verify_shards
 from pipelines.stages.base import RunContext, StageConfigError
-from pipelines.stages.tokenize import TokenizeStage
+from pipelines.stages.tokenize import TokenizeWriter
 from pipelines.text.tokenize import decode, load_tokenizer, save_tokenizer, train_bpe_tokenizer
 from schemas.config import PipelineConfig
 from schemas.config.tokenize import TokenizeSection
+from storage.shards import verify_shards
 
 WORDS = "data engineering pipelines tokenize shards spark arrow parquet trainer window résumé naïve 東京".split()
 
@@ -53,7 +53,7 @@ def test_shards_are_identical_across_partitionings_and_decode_to_the_text(spark,
     outs = []
     for name, parts in (("a", 1), ("b", 5)):
         ctx = _ctx(spark, tmp_path, section, name, partitions=parts)
-        stage = TokenizeStage(section, ctx)
+        stage = TokenizeWriter(section, ctx)
         stage.prepare()
         assert ctx.assets["tokenizer"]["sha256"] == load_tokenizer(tokenizer_file).sha256
         stats = stage.run(_df(spark, texts, with_lang=True).repartition(parts))
@@ -72,8 +72,8 @@ def test_shards_are_identical_across_partitionings_and_decode_to_the_text(spark,
     doc_ids = table.column("doc_id").to_pylist()
     assert doc_ids == sorted(doc_ids)
     by_id = {f"{i * 7919 % 1000:04d}-{i}": t for i, t in enumerate(texts)}
-    for doc_id, ids, n, lang in zip(doc_ids, table.column("input_ids").to_pylist(), table.column("n_tokens").to_pylist(),
-                                    table.column("lang").to_pylist()):
+    columns = [table.column(c).to_pylist() for c in ("input_ids", "n_tokens", "lang")]
+    for doc_id, ids, n, lang in zip(doc_ids, *columns):
         assert ids[-1] == eos and len(ids) == n
         assert decode(tok, ids) == by_id[doc_id]
         assert lang == ("en" if int(doc_id.split("-")[1]) % 2 else None)
@@ -82,7 +82,7 @@ def test_shards_are_identical_across_partitionings_and_decode_to_the_text(spark,
 def test_without_lang_column_and_without_eos(spark, tmp_path, tokenizer_file):
     section = TokenizeSection(enabled=True, tokenizer_path=str(tokenizer_file), eos="none", copy_tokenizer=False)
     ctx = _ctx(spark, tmp_path, section, "c")
-    stage = TokenizeStage(section, ctx)
+    stage = TokenizeWriter(section, ctx)
     stats = stage.run(_df(spark, _texts(20), with_lang=False))
     table = pq.read_table(stage.output_dir / "shard-00000.parquet")
     assert stats["shards"] == 1 and table.column("lang").null_count == 20
@@ -95,6 +95,6 @@ def test_without_lang_column_and_without_eos(spark, tmp_path, tokenizer_file):
 def test_prepare_fails_with_a_fix(spark, tmp_path):
     section = TokenizeSection(enabled=True, tokenizer_path=str(tmp_path / "missing.json"))
     with pytest.raises(StageConfigError, match="corpusforge tokenizer train"):
-        TokenizeStage(section, _ctx(spark, tmp_path, section, "d")).prepare()
+        TokenizeWriter(section, _ctx(spark, tmp_path, section, "d")).prepare()
     with pytest.raises(ValueError, match="tokenizer_path is required"):
         TokenizeSection(enabled=True)

@@ -30,7 +30,10 @@ def test_lexicon_is_this_repositorys_versioned_files():
     assert lex.axes == sorted(
         ["gender", "race_ethnicity", "religion", "nationality", "age", "disability", "sexual_orientation"]
     )
-    assert lex.file_sha256["toxicity.tsv"] == hashlib.sha256((DEFAULT_LEXICON_DIR / "toxicity.tsv").read_bytes()).hexdigest()
+    assert (
+        lex.file_sha256["toxicity.tsv"]
+        == hashlib.sha256((DEFAULT_LEXICON_DIR / "toxicity.tsv").read_bytes()).hexdigest()
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # One sentence per language, written for this test; 12 languages in 9 scripts.
 SENTENCES = {
     "en": "The library on our street opens early on Saturdays, so we usually borrow a few books before breakfast.",
-    "de": "Die Bibliothek in unserer Straße öffnet samstags früh, deshalb leihen wir meistens vor dem Frühstück ein paar Bücher aus.",
-    "fr": "La bibliothèque de notre rue ouvre tôt le samedi, alors nous empruntons souvent quelques livres avant le petit-déjeuner.",
-    "es": "La biblioteca de nuestra calle abre temprano los sábados, así que solemos pedir prestados algunos libros antes del desayuno.",
-    "it": "La biblioteca della nostra via apre presto il sabato, quindi di solito prendiamo in prestito qualche libro prima di colazione.",
-    "pt": "A biblioteca da nossa rua abre cedo aos sábados, por isso costumamos pedir alguns livros emprestados antes do café da manhã.",
-    "ru": "Библиотека на нашей улице открывается рано по субботам, поэтому мы обычно берём несколько книг ещё до завтрака.",
-    "el": "Η βιβλιοθήκη στον δρόμο μας ανοίγει νωρίς το Σάββατο, γι' αυτό συνήθως δανειζόμαστε μερικά βιβλία πριν από το πρωινό.",
+    "de": "Die Bibliothek in unserer Straße öffnet samstags früh, deshalb leihen wir meistens vor dem "
+    "Frühstück ein paar Bücher aus.",
+    "fr": "La bibliothèque de notre rue ouvre tôt le samedi, alors nous empruntons souvent quelques livres "
+    "avant le petit-déjeuner.",
+    "es": "La biblioteca de nuestra calle abre temprano los sábados, así que solemos pedir prestados algunos "
+    "libros antes del desayuno.",
+    "it": "La biblioteca della nostra via apre presto il sabato, quindi di solito prendiamo in prestito "
+    "qualche libro prima di colazione.",
+    "pt": "A biblioteca da nossa rua abre cedo aos sábados, por isso costumamos pedir alguns livros "
+    "emprestados antes do café da manhã.",
+    "ru": "Библиотека на нашей улице открывается рано по субботам, поэтому мы обычно берём несколько книг ещё "
+    "до завтрака.",
+    "el": "Η βιβλιοθήκη στον δρόμο μας ανοίγει νωρίς το Σάββατο, γι' αυτό συνήθως δανειζόμαστε μερικά βιβλία "
+    "πριν από το πρωινό.",
     "ar": "تفتح المكتبة في شارعنا مبكرا يوم السبت، لذلك نستعير عادة بعض الكتب قبل الإفطار.",
     "hi": "हमारी गली का पुस्तकालय शनिवार को जल्दी खुलता है, इसलिए हम आमतौर पर नाश्ते से पहले कुछ किताबें ले आते हैं।",
     "zh": "我们街上的图书馆星期六很早就开门，所以我们通常在吃早饭之前先去借几本书。",
@@ -164,9 +171,9 @@ def test_glotlid_style_model(tmp_path):
     train = tmp_path / "train.txt"
     train.write_text("\n".join(lines) + "\n", encoding="utf-8")
     model_file = tmp_path / "glot.bin"
-    fasttext.train_supervised(str(train), epoch=20, lr=0.5, dim=8, minn=2, maxn=3, verbose=0, thread=1, seed=1).save_model(
-        str(model_file)
-    )
+    fasttext.train_supervised(
+        str(train), epoch=20, lr=0.5, dim=8, minn=2, maxn=3, verbose=0, thread=1, seed=1
+    ).save_model(str(model_file))
     model = load_model(str(model_file))
     assert load_model(str(model_file)) is model
     result = LanguageIdentifier(model).identify("der Hund und die Katze")

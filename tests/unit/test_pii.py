@@ -11,11 +11,10 @@ import time
 
 import pytest
 
-from schemas.config import ConfigError, validate_config
-from schemas.config.pii import PiiSection
-
 from pipelines.text.pii import REASON_ERROR, REASON_TOO_MUCH, PiiConfigError, PiiScrubber, pseudonym
 from pipelines.text.pii_ner import chunk_bounds
+from schemas.config import ConfigError, validate_config
+from schemas.config.pii import PiiSection
 
 EMAIL = "zelda.quartermain@example.org"
 PHONE = "+1 415-555-2671"
@@ -58,7 +57,15 @@ def test_pattern_entities_replaced_with_typed_placeholders(patterns_only):
         "CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "IBAN_CODE": 1, "IP_ADDRESS": 1,
         "PHONE_NUMBER": 1, "URL": 1, "US_SSN": 1,
     }
-    for placeholder in ("<EMAIL_ADDRESS>", "<PHONE_NUMBER>", "<CREDIT_CARD>", "<IBAN_CODE>", "<IP_ADDRESS>", "<URL>", "<US_SSN>"):
+    for placeholder in (
+        "<EMAIL_ADDRESS>",
+        "<PHONE_NUMBER>",
+        "<CREDIT_CARD>",
+        "<IBAN_CODE>",
+        "<IP_ADDRESS>",
+        "<URL>",
+        "<US_SSN>",
+    ):
         assert placeholder in r.text
     assert r.residual == {}
 

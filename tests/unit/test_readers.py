@@ -4,7 +4,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,7 +30,10 @@ def read_all(path: Path, split_bytes: int = 1 << 30, **cfg):
 
 
 def good(i: int) -> bytes:
-    return json.dumps({"id": f"g{i}", "text": f"Good document number {i}.", "url": f"https://example.org/{i}"}).encode() + b"\n"
+    return (
+        json.dumps({"id": f"g{i}", "text": f"Good document number {i}.", "url": f"https://example.org/{i}"}).encode()
+        + b"\n"
+    )
 
 
 def jsonl_with(tmp_path: Path, bad: bytes, name="in.jsonl") -> Path:
@@ -260,13 +262,27 @@ def test_warc_record_with_wrong_content_length(tmp_path, delta):
 
 
 def test_warc_html_response_extracted(tmp_path):
-    html = b"<html><head><title>T</title><script>var x=1;</script></head><body><p>Hello readable world.</p></body></html>"
+    html = (
+        b"<html><head><title>T</title><script>var x=1;</script></head><body><p>Hello readable world.</p></body></html>"
+    )
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
-    rec = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.com/p\r\nWARC-Record-ID: <urn:uuid:r>\r\n"
-           b"Content-Type: application/http; msgtype=response\r\nContent-Length: " + str(len(http)).encode() + b"\r\n\r\n" + http + b"\r\n\r\n")
+    rec = (
+        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.com/p\r\nWARC-Record-ID: <urn:uuid:r>\r\n"
+        b"Content-Type: application/http; msgtype=response\r\nContent-Length: "
+        + str(len(http)).encode()
+        + b"\r\n\r\n"
+        + http
+        + b"\r\n\r\n"
+    )
     img = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG...."
-    rec2 = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.com/i.png\r\n"
-            b"Content-Type: application/http; msgtype=response\r\nContent-Length: " + str(len(img)).encode() + b"\r\n\r\n" + img + b"\r\n\r\n")
+    rec2 = (
+        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.com/i.png\r\n"
+        b"Content-Type: application/http; msgtype=response\r\nContent-Length: "
+        + str(len(img)).encode()
+        + b"\r\n\r\n"
+        + img
+        + b"\r\n\r\n"
+    )
     p = tmp_path / "r.warc.gz"
     p.write_bytes(gzip.compress(rec) + gzip.compress(rec2))
     docs, quar, stats = read_all(p)
@@ -275,7 +291,9 @@ def test_warc_html_response_extracted(tmp_path):
 
 
 def test_binary_content_in_text_field(tmp_path):
-    assert_one_bad(tmp_path, json.dumps({"id": "x", "text": "".join(chr(i % 9) for i in range(200))}).encode(), "binary_content")
+    assert_one_bad(
+        tmp_path, json.dumps({"id": "x", "text": "".join(chr(i % 9) for i in range(200))}).encode(), "binary_content"
+    )
 
 
 def test_text_files_one_document_each(tmp_path):
