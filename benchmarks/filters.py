@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyarrow as pa  # noqa: E402
 
-from pipelines.stages.language import identify_batch  # noqa: E402
-from pipelines.stages.quality import evaluate_batch  # noqa: E402
+from pipelines.stages.language import LanguageStage  # noqa: E402
+from pipelines.stages.quality import QualityStage  # noqa: E402
 from pipelines.text.lid import LanguageIdentifier, LanguagePolicy, load_model  # noqa: E402
 from pipelines.text.quality import QualityEvaluator  # noqa: E402
 from schemas.config.language import LanguageSection  # noqa: E402
@@ -121,7 +121,7 @@ def bench_lid(texts: list[str], repeat: int) -> dict:
 
     def stage() -> None:
         for b in batches:
-            identify_batch(b, identifier, policy)
+            LanguageStage.process_arrow((identifier, policy), b)
 
     # Interleaved, so that load from other processes on the machine hits both sides alike.
     t_plain = t_stage = float("inf")
@@ -144,7 +144,7 @@ def bench_quality(texts: list[str], repeat: int) -> dict:
 
     def stage() -> None:
         for b in batches:
-            evaluate_batch(b, evaluator)
+            QualityStage.process_arrow(evaluator, b)
 
     t = _best(stage, repeat)
     _, reasons = evaluator.evaluate_many(texts)
