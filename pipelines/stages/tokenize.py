@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.assets_path import resolve_asset
+from pipelines.text.assets import resolve_asset
 from pipelines.text.tokenize import (
     TokenizerError,
     binary_to_list_array,
