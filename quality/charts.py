@@ -70,11 +70,13 @@ def hbar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]], co
         y = top + i * row
         w = max(2.0, plot_w * v / vmax) if v > 0 else 0.0
         short = label if len(label) <= 32 else label[:31] + "…"
-        out.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end" fill="#222">{_e(short)}</text>')
+        out.append(f'<text x="{label_w - 6}" y="{y + 15}"'
+                   f' font-size="12" text-anchor="end" fill="#222">{_e(short)}</text>')
         if w:
             out.append(f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="{color}">'
                        f"<title>{_e(label)}: {_e(value_format(v))}</title></rect>")
-        out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="11" fill="#444">{_e(value_format(v))}</text>')
+        out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 15}"'
+                   f' font-size="11" fill="#444">{_e(value_format(v))}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -93,15 +95,18 @@ def funnel_chart(chart_id: str, title: str, steps: Sequence[tuple[str, int, int]
         y = top + i * row
         wk = plot_w * kept / vmax
         wr = plot_w * removed / vmax
-        out.append(f'<text x="{label_w - 6}" y="{y + 17}" font-size="12" text-anchor="end" fill="#222">{_e(name)}</text>')
+        out.append(f'<text x="{label_w - 6}" y="{y + 17}"'
+                   f' font-size="12" text-anchor="end" fill="#222">{_e(name)}</text>')
         if kept > 0:
             out.append(f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{max(wk, 2):.1f}" height="{row - 8}" '
                        f'fill="{COLORS["kept"]}"><title>{_e(name)}: {kept} continue</title></rect>')
         if removed > 0:
-            out.append(f'<rect class="bar" x="{label_w + wk:.1f}" y="{y + 4}" width="{max(wr, 2):.1f}" height="{row - 8}" '
+            out.append(f'<rect class="bar" x="{label_w + wk:.1f}" y="{y + 4}"'
+                       f' width="{max(wr, 2):.1f}" height="{row - 8}" '
                        f'fill="{COLORS["removed"]}"><title>{_e(name)}: {removed} removed</title></rect>')
         txt = f"{fmt_num(kept)}" + (f"  −{fmt_num(removed)}" if removed else "")
-        out.append(f'<text x="{label_w + wk + max(wr, 0) + 6:.1f}" y="{y + 17}" font-size="11" fill="#444">{_e(txt)}</text>')
+        out.append(f'<text x="{label_w + wk + max(wr, 0) + 6:.1f}" y="{y + 17}"'
+                   f' font-size="11" fill="#444">{_e(txt)}</text>')
     ly = h - 8
     out.append(f'<rect x="{label_w}" y="{ly - 9}" width="10" height="10" fill="{COLORS["kept"]}"/>'
                f'<text x="{label_w + 14}" y="{ly}" font-size="11" fill="#444">continue</text>'
@@ -123,7 +128,8 @@ def histogram_chart(chart_id: str, title: str, edges: Sequence[float], kept: Seq
     bw = plot_w / n
     out = _open(chart_id, title, height)
     out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>')
-    out.append(f'<text x="{left - 4}" y="{top + 9}" font-size="10" text-anchor="end" fill="#444">{_e(fmt_num(vmax))}</text>')
+    out.append(f'<text x="{left - 4}" y="{top + 9}"'
+               f' font-size="10" text-anchor="end" fill="#444">{_e(fmt_num(vmax))}</text>')
     out.append(f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end" fill="#444">0</text>')
     for i in range(n):
         x = left + i * bw
@@ -132,7 +138,8 @@ def histogram_chart(chart_id: str, title: str, edges: Sequence[float], kept: Seq
         rng = f"[{fmt_num(edges[i])}, {fmt_num(edges[i + 1])})"
         if kept[i]:
             out.append(f'<rect class="bar" x="{x + 1:.1f}" y="{top + plot_h - hk:.1f}" width="{max(bw - 2, 1):.1f}" '
-                       f'height="{max(hk, 1.5):.1f}" fill="{COLORS["kept"]}"><title>{_e(rng)}: {kept[i]} kept</title></rect>')
+                       f'height="{max(hk, 1.5):.1f}" fill="{COLORS["kept"]}">'
+                       f'<title>{_e(rng)}: {kept[i]} kept</title></rect>')
         if removed[i]:
             out.append(f'<rect class="bar" x="{x + 1:.1f}" y="{top + plot_h - hk - max(hr, 1.5):.1f}" '
                        f'width="{max(bw - 2, 1):.1f}" height="{max(hr, 1.5):.1f}" fill="{COLORS["removed"]}">'
@@ -145,7 +152,8 @@ def histogram_chart(chart_id: str, title: str, edges: Sequence[float], kept: Seq
                    f"{_e(fmt_num(edges[t]))}</text>")
     note = " (log scale)" if scale == "log" else ""
     out.append(f'<text x="{left + plot_w}" y="{height - 4}" font-size="10" text-anchor="end" fill="#666">'
-               f'<tspan fill="{COLORS["kept"]}">■</tspan> kept <tspan fill="{COLORS["removed"]}">■</tspan> removed{_e(note)}</text>')
+               f'<tspan fill="{COLORS["kept"]}">■</tspan>'
+               f' kept <tspan fill="{COLORS["removed"]}">■</tspan> removed{_e(note)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -164,14 +172,17 @@ def column_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]], 
     top += 12  # room for the value labels above the bars
     plot_h -= 12
     out = _open(chart_id, title, height)
-    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + bw * len(items)}" y2="{top + plot_h}" stroke="#888"/>')
+    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + bw * len(items)}"'
+               f' y2="{top + plot_h}" stroke="#888"/>')
     step = max(1, math.ceil(len(items) / 16))
     for i, (label, v) in enumerate(items):
         x = left + i * bw
         hv = plot_h * f(v) / vmax if vmax else 0
         if v > 0:
-            out.append(f'<rect class="bar" x="{x + 1:.1f}" y="{top + plot_h - max(hv, 1.5):.1f}" width="{max(bw - 2, 1):.1f}" '
-                       f'height="{max(hv, 1.5):.1f}" fill="{color}"><title>{_e(label)}: {_e(fmt_num(v))}</title></rect>')
+            out.append(f'<rect class="bar" x="{x + 1:.1f}" y="{top + plot_h - max(hv, 1.5):.1f}"'
+                       f' width="{max(bw - 2, 1):.1f}" '
+                       f'height="{max(hv, 1.5):.1f}" fill="{color}">'
+                       f'<title>{_e(label)}: {_e(fmt_num(v))}</title></rect>')
             if len(items) <= 24:
                 out.append(f'<text x="{x + bw / 2:.1f}" y="{top + plot_h - max(hv, 1.5) - 3:.1f}" font-size="10" '
                            f'text-anchor="middle" fill="#444">{_e(fmt_num(v))}</text>')
@@ -179,13 +190,15 @@ def column_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]], 
             out.append(f'<text x="{x + bw / 2:.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle" '
                        f'fill="#444">{_e(label if len(label) <= 8 else label[:7] + "…")}</text>')
     if log:
-        out.append(f'<text x="{left + plot_w}" y="{height - 2}" font-size="10" text-anchor="end" fill="#666">log scale</text>')
+        out.append(f'<text x="{left + plot_w}" y="{height - 2}"'
+                   f' font-size="10" text-anchor="end" fill="#666">log scale</text>')
     out.append("</svg>")
     return "".join(out)
 
 
 def paired_hbar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, Optional[float], Optional[float]]],
-                      labels: tuple[str, str] = ("previous", "current"), value_format=fmt_num, max_items: int = 20) -> str:
+                      labels: tuple[str, str] = ("previous", "current"), value_format=fmt_num,
+                      max_items: int = 20) -> str:
     """Two bars per row (e.g. previous vs current share of each language); empty when all values are 0."""
     rows = [(str(k), a or 0.0, b or 0.0) for k, a, b in rows][:max_items]
     if not rows or max(max(a, b) for _, a, b in rows) <= 0:
@@ -197,11 +210,13 @@ def paired_hbar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, Optio
     out = _open(chart_id, title, h)
     for i, (label, a, b) in enumerate(rows):
         y = top + i * row
-        out.append(f'<text x="{label_w - 6}" y="{y + 17}" font-size="12" text-anchor="end" fill="#222">{_e(label)}</text>')
+        out.append(f'<text x="{label_w - 6}" y="{y + 17}"'
+                   f' font-size="12" text-anchor="end" fill="#222">{_e(label)}</text>')
         for j, (v, col) in enumerate(((a, COLORS["previous"]), (b, COLORS["kept"]))):
             if v > 0:
                 w = max(2.0, plot_w * v / vmax)
-                out.append(f'<rect class="bar" x="{label_w}" y="{y + 3 + j * 12}" width="{w:.1f}" height="11" fill="{col}">'
+                out.append(f'<rect class="bar" x="{label_w}" y="{y + 3 + j * 12}" width="{w:.1f}"'
+                           f' height="11" fill="{col}">'
                            f"<title>{_e(label)} ({_e(labels[j])}): {_e(value_format(v))}</title></rect>")
                 out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 12 + j * 12}" font-size="10" fill="#444">'
                            f"{_e(value_format(v))}</text>")

@@ -12,7 +12,7 @@ from typing import Optional
 
 from schemas.report import Drift, DriftBasis, RateChange
 
-from .metrics import sig_round
+from .rounding import sig_round
 
 
 def total_variation(p: dict[str, float], q: dict[str, float]) -> float:

@@ -87,7 +87,8 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Seque
     for row in rows:
         n += 1
         out.append("<tr>" + "".join(
-            f'<td{" class=n" if i in numeric else ""}>{c if isinstance(c, _Raw) else _e(c)}</td>' for i, c in enumerate(row)
+            f'<td{" class=n" if i in numeric else ""}>{c if isinstance(c, _Raw) else _e(c)}</td>'
+            for i, c in enumerate(row)
         ) + "</tr>")
     if n == 0:
         out.append(f'<tr><td colspan="{len(headers)}" class="note">none</td></tr>')
@@ -207,7 +208,8 @@ def _inputs(r: Report) -> str:
             + _table(["file", "source", "format", "bytes", "sha256", "records", "curated", "rejected", "quarantined"],
                      rows, numeric=(3, 5, 6, 7, 8))
             + "<h3>Sources</h3>"
-            + _table(["source", "records", "curated", "rejected", "quarantined", "keep rate"], src, numeric=(1, 2, 3, 4, 5))
+            + _table(["source", "records", "curated", "rejected", "quarantined", "keep rate"], src,
+                     numeric=(1, 2, 3, 4, 5))
             + "<h3>Outputs</h3>" + _table(["output", "value"], out_rows, numeric=(1,)) + tok + "</section>")
 
 
@@ -215,7 +217,8 @@ def _funnel(r: Report) -> str:
     svg = funnel_chart("funnel", "Documents after each step", [(s.step, s.docs_out, s.removed) for s in r.funnel])
     rows = [(s.step, s.mode, _int(s.docs_in), _int(s.removed), _int(s.flagged) if s.flagged else "", _int(s.docs_out))
             for s in r.funnel]
-    return ('<section id="funnel"><h2>Funnel</h2>' + _figure(svg, "Documents continuing (blue) and removed (red) per step")
+    return ('<section id="funnel"><h2>Funnel</h2>'
+            + _figure(svg, "Documents continuing (blue) and removed (red) per step")
             + _table(["step", "mode", "in", "removed", "flagged (tag mode)", "out"], rows, numeric=(2, 3, 4, 5))
             + "</section>")
 
@@ -228,10 +231,12 @@ def _removals(r: Report) -> str:
                       color=COLORS["quarantined"])
     qrows = [(x.reason, _int(x.count), pct(x.rate, 3)) for x in r.quarantine]
     return ('<section id="removals"><h2>Removals and quarantine</h2><h3>Removed by reason</h3>'
-            + (_figure(svg, "Removed documents per reason") if r.removals else '<p class="note">No document was removed.</p>')
+            + (_figure(svg, "Removed documents per reason") if r.removals
+               else '<p class="note">No document was removed.</p>')
             + _table(["reason", "stage", "documents", "share of records in"], rows, numeric=(2, 3))
             + "<h3>Quarantined by reason</h3>"
-            + (_figure(qsvg, "Quarantined records per reason") if r.quarantine else '<p class="note">No record was quarantined.</p>')
+            + (_figure(qsvg, "Quarantined records per reason") if r.quarantine
+               else '<p class="note">No record was quarantined.</p>')
             + _table(["reason", "records", "share of records in"], qrows, numeric=(1, 2)) + "</section>")
 
 
@@ -299,7 +304,8 @@ def _duplicates(r: Report) -> str:
                    f"{e.duplicates_removed:,} copies removed.</p>")
         if e.group_sizes:
             out.append(_table(["group size", "groups", "documents"],
-                              [(b.size, _int(b.clusters), _int(b.documents)) for b in e.group_sizes], numeric=(0, 1, 2)))
+                              [(b.size, _int(b.clusters), _int(b.documents)) for b in e.group_sizes],
+                              numeric=(0, 1, 2)))
     if d.near is not None:
         n = d.near
         out.append("<h3>Near duplicates</h3>")
@@ -323,8 +329,9 @@ def _pii(r: Report) -> str:
     if p is None:
         return ('<section id="pii"><h2>Personal data (PII)</h2><p class="note">The pii stage did not run: texts '
                 "were not scrubbed.</p></section>")
-    svg = hbar_chart("pii-entities", "PII spans found by entity type", sorted(p.spans_by_entity.items(), key=lambda kv: -kv[1]))
-    rows = [(k, _int(v), _int(p.docs_by_entity.get(k, 0))) for k, v in sorted(p.spans_by_entity.items(), key=lambda kv: -kv[1])]
+    by_spans = sorted(p.spans_by_entity.items(), key=lambda kv: -kv[1])
+    svg = hbar_chart("pii-entities", "PII spans found by entity type", by_spans)
+    rows = [(k, _int(v), _int(p.docs_by_entity.get(k, 0))) for k, v in by_spans]
     res_rows = [(k, _int(v)) for k, v in p.residual_spans_by_entity.items()]
     return ('<section id="pii"><h2>Personal data (PII)</h2>'
             f"<p>Operator: <b>{_e(p.operator or '–')}</b>. Entities: {_e(', '.join(p.entities_configured) or '–')}.</p>"
@@ -392,7 +399,8 @@ def _drift(r: Report) -> str:
     out.append(_table(["figure", "previous", "current", "change"], summary, numeric=(1, 2, 3)))
     if d.language_changes:
         svg = paired_hbar_chart("drift-languages", "Curated language mix, previous and current run",
-                                [(c.key, c.previous, c.current) for c in sorted(d.language_changes, key=lambda c: -c.current)],
+                                [(c.key, c.previous, c.current)
+                                 for c in sorted(d.language_changes, key=lambda c: -c.current)],
                                 value_format=lambda v: pct(v, 1))
         out.append(_figure(svg, "Share of curated documents per language (grey: previous, blue: current)"))
     out.append("<h3>Removal and quarantine rates</h3>")
@@ -402,7 +410,8 @@ def _drift(r: Report) -> str:
     if d.signal_mean_changes:
         out.append("<h3>Signal means (curated)</h3>")
         out.append(_table(["signal", "previous", "current", "change"],
-                          [(c.key, f"{c.previous:.6g}", f"{c.current:.6g}", f"{c.delta:+.6g}") for c in d.signal_mean_changes],
+                          [(c.key, f"{c.previous:.6g}", f"{c.current:.6g}", f"{c.delta:+.6g}")
+                           for c in d.signal_mean_changes],
                           numeric=(1, 2, 3)))
     out.append("</section>")
     return "".join(out)

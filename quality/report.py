@@ -9,12 +9,15 @@ gates and previous run gives byte-identical files.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+
+from pipelines.runtime import build_spark_session
 from schemas.config.gates import GatesSection
 from schemas.manifest import RunManifest
 from schemas.report import (
@@ -27,6 +30,7 @@ from schemas.report import (
     Report,
     RunInfo,
 )
+from storage.files import atomic_write_text
 
 from .drift import compute_drift
 from .gates import evaluate_gates, gates_from_config
@@ -79,28 +83,14 @@ def relativize(obj: Any, roots: list[str]) -> Any:
     return obj
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _local_spark():
     """The active SparkSession, or a new local one (returned with True when this call created it)."""
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
     active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
     if SparkContext._active_spark_context is not None:
         # A session exists but is not active in this thread: share it, and never stop it.
         return SparkSession.builder.getOrCreate(), False
-    from pipelines.runtime import build_spark_session
-
     return build_spark_session(app_name="corpusforge-report", master="local[*]", driver_memory="2g",
                                shuffle_partitions=4, ui=False), True
 
@@ -209,8 +199,8 @@ def write_report(run_dir: Path, spark=None, previous: Optional[Path] = None, gat
     out = run_dir / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     json_path, html_path = out / REPORT_JSON, out / REPORT_HTML
-    _atomic_write(json_path, report.to_json())
-    _atomic_write(html_path, render_html(report))
+    atomic_write_text(json_path, report.to_json())
+    atomic_write_text(html_path, render_html(report))
     g = report.gates
     log.info("report of run %s written (%d curated, %d removed, %d quarantined); gates %s", report.run.run_id,
              report.accounting.kept, report.accounting.removed, report.accounting.quarantined,

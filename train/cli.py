@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 from typing import Optional, Sequence
 
-from train.trainer import TrainConfig
+from pydantic import ValidationError
+
+from storage.shards import ShardError
+from train.trainer import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +62,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m train`` / ``torchrun -m train``: parse flags, train, print the summary as JSON."""
-    import json
-    import os
-
-    from pydantic import ValidationError
-
-    from storage.shards import ShardError
-    from train.trainer import train
-
     parser = argparse.ArgumentParser(prog="python -m train", description="Train a GPT on corpusforge token shards.")
     add_train_arguments(parser)
     parser.add_argument("--log-level", default="INFO")

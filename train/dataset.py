@@ -43,8 +43,7 @@ import torch
 from pydantic import ValidationError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from storage.shards import ShardError, check_shard_file, resolve_index_path
-from storage.shards import ShardIndex, numpy_dtype
+from storage.shards import ShardError, ShardIndex, check_shard_file, numpy_dtype, resolve_index_path
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +201,8 @@ class ShardDataset(IterableDataset):
             raise ShardError(f"{self.folder}: the {split} split has no shards; write more or smaller shards")
         for i in self.shard_ids:
             if not idx.shards[i].row_groups:
-                raise ShardError(f"{idx.shards[i].path}: index.json lacks row_groups; rewrite the index with this corpusforge")
+                raise ShardError(
+                    f"{idx.shards[i].path}: index.json lacks row_groups; rewrite the index with this corpusforge")
         if verify != "none":
             self._check_folder()
         self.num_workers = 0
@@ -439,7 +439,8 @@ class ShardDataset(IterableDataset):
         if per_slot == 0:
             raise ShardError(
                 f"{self.folder}: not enough tokens for one batch of {self.batch_size} x {self.seq_len + 1} per "
-                f"(rank, worker) slot ({self.n_slots} slots, {sum(self.index.shards[i].tokens for i in self.shard_ids)} "
+                f"(rank, worker) slot ({self.n_slots} slots, "
+                f"{sum(self.index.shards[i].tokens for i in self.shard_ids)} "
                 f"tokens); lower batch_size/seq_len/num_workers or add data"
             )
         total = per_slot * nw

@@ -40,7 +40,8 @@ class Sampler:
         idx = torch.tensor([ids], dtype=torch.long, device=self.device)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed)
-        out = self.model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, eos_id=self.eos_id, generator=gen)
+        out = self.model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, eos_id=self.eos_id,
+                                  generator=gen)
         new = out[0, len(ids) :].tolist()
         if self.eos_id is not None and self.eos_id in new:
             new = new[: new.index(self.eos_id)]

@@ -1,4 +1,4 @@
-"""The training loop: read it top to bottom in :func:`train`.
+"""The training loop: :func:`train` sets up (:func:`_setup`) and runs the steps (:func:`_loop`).
 
 One process per device. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DDP (NCCL on
 CUDA, gloo on CPU) and every rank streams its own share of the shards; the dataset gives every rank the
@@ -19,17 +19,20 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import torch
 import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict, Field
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from storage.files import atomic_write_text
+from storage.shards import ShardIndex
 from train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from train.dataset import ShardDataset, ShardLoader, load_index
-from train.model import GPT, model_config_from
+from train.model import GPT, ModelConfig, model_config_from
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,9 @@ class TrainConfig(BaseModel):
     seed: int = 0
     eval_every: int = Field(200, ge=0, description="0: evaluate only at the end")
     eval_batches: int = Field(20, gt=0)
-    holdout_shards: Optional[int] = Field(None, ge=0, description="Default: 5% of the shards, at least 1 when >= 2")
+    holdout_shards: Optional[int] = Field(
+        None, ge=0, description="Default: 5% of the shards, at least 1 when >= 2"
+    )
     log_every: int = Field(10, gt=0)
     ckpt_every: int = Field(200, ge=0, description="0: checkpoint only at the end")
     keep_checkpoints: int = Field(2, ge=1)
@@ -91,7 +96,8 @@ class WarmupCosine:
         return lr
 
     def state_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "min_lr": self.min_lr, "warmup": self.warmup, "total": self.total, "step_count": self.step_count}
+        return {"lr": self.lr, "min_lr": self.min_lr, "warmup": self.warmup, "total": self.total,
+                "step_count": self.step_count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step_count = int(state["step_count"])
@@ -138,7 +144,8 @@ class MetricsWriter:
         if not enabled:
             return
         if resume_step is not None and path.exists():
-            kept = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= resume_step]
+            kept = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+                    if ln.strip() and json.loads(ln).get("step", 0) <= resume_step]
             atomic_write_text(path, "".join(ln + "\n" for ln in kept))
         elif path.exists():
             path.unlink()
@@ -164,18 +171,28 @@ def _evaluate(model, eval_ds: ShardDataset, device, autocast, world: int) -> flo
     return _all_mean(total / max(n, 1), device, world)
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Train a GPT on the shards named by ``cfg`` and return a summary (steps, last loss, checkpoint)."""
-    rank, world, _local, device = _setup_distributed(cfg.device)
-    is_main = rank == 0
-    out = Path(cfg.out)
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
+def _holdout_shards(cfg: TrainConfig, n_shards: int) -> int:
+    """Shards held out for evaluation: the configured number, else 5% (at least 1 when there are 2 or more)."""
+    if cfg.holdout_shards is not None:
+        return cfg.holdout_shards
+    return max(1, round(0.05 * n_shards)) if n_shards >= 2 else 0
 
-    # ---- data
+
+@dataclass
+class _Data:
+    """The shards and the streams read from them."""
+
+    index: ShardIndex
+    folder: Path
+    holdout: int
+    loader: ShardLoader
+    eval_ds: Optional[ShardDataset]
+
+
+def _build_data(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> _Data:
+    """The training stream of this rank and, when shards are held out, the evaluation set."""
     index, folder = load_index(cfg.shards)
-    n_shards = len(index.shards)
-    holdout = cfg.holdout_shards if cfg.holdout_shards is not None else (max(1, round(0.05 * n_shards)) if n_shards >= 2 else 0)
+    holdout = _holdout_shards(cfg, len(index.shards))
     train_ds = ShardDataset(
         folder, cfg.seq_len, cfg.batch_size, rank=rank, world_size=world, seed=cfg.seed, shuffle=True,
         shuffle_buffer=cfg.shuffle_buffer, verify=cfg.verify, split="train" if holdout else "all",
@@ -195,12 +212,18 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         log.warning("only one shard: no held-out split, evaluation is off (write smaller shards to get one)")
     else:
         log.info("holdout_shards=0: evaluation is off")
+    return _Data(index=index, folder=folder, holdout=holdout, loader=loader, eval_ds=eval_ds)
 
-    # ---- model and optimizer
+
+def _build_model(cfg: TrainConfig, index: ShardIndex,
+                 device: torch.device) -> tuple[ModelConfig, GPT, torch.optim.Optimizer, WarmupCosine]:
+    """The model (its vocabulary fitted to the shards), AdamW and the learning-rate schedule."""
     mcfg = model_config_from(cfg.model)
     if mcfg.vocab_size and mcfg.vocab_size < index.vocab_size:
-        raise ValueError(f"model vocab_size {mcfg.vocab_size} is smaller than the shards' vocabulary {index.vocab_size}")
-    mcfg = mcfg.model_copy(update={"vocab_size": mcfg.vocab_size or index.vocab_size, "max_seq_len": max(mcfg.max_seq_len, cfg.seq_len)})
+        raise ValueError(
+            f"model vocab_size {mcfg.vocab_size} is smaller than the shards' vocabulary {index.vocab_size}")
+    mcfg = mcfg.model_copy(update={"vocab_size": mcfg.vocab_size or index.vocab_size,
+                                   "max_seq_len": max(mcfg.max_seq_len, cfg.seq_len)})
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg).to(device)
     optimizer = torch.optim.AdamW(
@@ -208,125 +231,223 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         fused=device.type == "cuda",
     )
     sched = WarmupCosine(cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.steps)
+    return mcfg, model, optimizer, sched
 
-    # ---- resume
-    start_step, tokens_seen = 0, 0
-    ckpt_path = latest_checkpoint(out)
-    if ckpt_path is not None and not cfg.resume:
-        raise FileExistsError(f"{out} already holds checkpoints; pass --resume to continue, or choose another --out")
-    if cfg.resume and ckpt_path is not None:
-        ck = load_checkpoint(ckpt_path, map_location=device)
-        if ck["model_config"] != mcfg.model_dump():
-            raise ValueError(f"{ckpt_path} was trained with model {ck['model_config']}, not {mcfg.model_dump()}; use the same --model")
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        loader.load_state_dict(ck["data"])
-        torch.set_rng_state(ck["rng_cpu"])
-        start_step, tokens_seen = int(ck["step"]), int(ck["tokens_seen"])
-        log.info("resumed from %s at step %d", ckpt_path, start_step)
-    elif cfg.resume:
-        log.info("--resume: no checkpoint in %s yet, starting from step 0", out)
 
-    tokenizer_json = None
-    if index.tokenizer_file:
-        tok_path = folder / index.tokenizer_file
-        if tok_path.is_file():
-            tokenizer_json = tok_path.read_bytes().decode("utf-8")  # no newline translation: same sha256
+def _read_tokenizer_json(data: _Data) -> Optional[str]:
+    """The tokenizer shipped with the shards, stored in every checkpoint (None when there is none)."""
+    if not data.index.tokenizer_file:
+        return None
+    tok_path = data.folder / data.index.tokenizer_file
+    if not tok_path.is_file():
+        return None
+    return tok_path.read_bytes().decode("utf-8")  # no newline translation: same sha256
 
+
+def _wrap(model: GPT, cfg: TrainConfig, world: int, device: torch.device):
+    """The module the loop runs (compiled, DDP-wrapped as configured) and its autocast context factory."""
     net: torch.nn.Module = model
     if cfg.compile:
         net = torch.compile(net)
     if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         net = DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
     if device.type == "cuda":
         autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
         torch.backends.cuda.matmul.allow_tf32 = True
     else:
         autocast = contextlib.nullcontext
+    return net, autocast
 
-    metrics = MetricsWriter(out / METRICS_FILE, is_main, start_step if cfg.resume else None)
-    if is_main:
-        atomic_write_text(out / "train.json", json.dumps({
-            "train_config": cfg.model_dump(), "model_config": mcfg.model_dump(), "parameters": model.num_parameters(),
-            "world_size": world, "device": str(device), "dataset_version": index.dataset_version,
-            "tokenizer_sha256": index.tokenizer_sha256, "holdout_shards": holdout,
-        }, indent=2, sort_keys=True) + "\n")
-        log.info("model %d parameters, %d rank(s) on %s, %d steps/epoch per rank",
-                 model.num_parameters(), world, device, loader.steps_per_epoch())
 
-    def checkpoint(step: int) -> Optional[Path]:
-        if not is_main:
-            return None
-        return save_checkpoint(out, step, {
-            "model": _unwrap(net).state_dict(), "optimizer": optimizer.state_dict(), "scheduler": sched.state_dict(),
-            "data": loader.state_dict(), "tokens_seen": tokens_seen, "rng_cpu": torch.get_rng_state(),
-            "model_config": mcfg.model_dump(), "train_config": cfg.model_dump(),
-            "dataset": {"dataset_version": index.dataset_version, "tokenizer_sha256": index.tokenizer_sha256,
-                        "eos_id": index.eos_id, "vocab_size": index.vocab_size},
-            "tokenizer_json": tokenizer_json,
-        }, keep=cfg.keep_checkpoints)
+@dataclass
+class _Run:
+    """Everything one training run works with, built by :func:`_setup` (``tokens_seen`` advances per step)."""
 
-    # ---- the loop
-    net.train()
-    it = iter(loader)
-    tokens_per_step = cfg.batch_size * cfg.seq_len * cfg.grad_accum * world
+    cfg: TrainConfig
+    out: Path
+    rank: int
+    world: int
+    device: torch.device
+    data: _Data
+    mcfg: ModelConfig
+    model: GPT
+    net: torch.nn.Module
+    autocast: Any
+    optimizer: torch.optim.Optimizer
+    sched: WarmupCosine
+    tokenizer_json: Optional[str]
+    start_step: int = 0
+    tokens_seen: int = 0
+    metrics: Optional[MetricsWriter] = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _resume(run: _Run) -> None:
+    """Load the latest checkpoint when ``--resume`` asks for it; refuse to overwrite one otherwise."""
+    cfg, out = run.cfg, run.out
+    ckpt_path = latest_checkpoint(out)
+    if ckpt_path is not None and not cfg.resume:
+        raise FileExistsError(f"{out} already holds checkpoints; pass --resume to continue, or choose another --out")
+    if cfg.resume and ckpt_path is not None:
+        ck = load_checkpoint(ckpt_path, map_location=run.device)
+        if ck["model_config"] != run.mcfg.model_dump():
+            raise ValueError(f"{ckpt_path} was trained with model {ck['model_config']}, not "
+                             f"{run.mcfg.model_dump()}; use the same --model")
+        run.model.load_state_dict(ck["model"])
+        run.optimizer.load_state_dict(ck["optimizer"])
+        run.sched.load_state_dict(ck["scheduler"])
+        run.data.loader.load_state_dict(ck["data"])
+        torch.set_rng_state(ck["rng_cpu"])
+        run.start_step, run.tokens_seen = int(ck["step"]), int(ck["tokens_seen"])
+        log.info("resumed from %s at step %d", ckpt_path, run.start_step)
+    elif cfg.resume:
+        log.info("--resume: no checkpoint in %s yet, starting from step 0", out)
+
+
+def _write_run_info(run: _Run) -> None:
+    """Rank 0: ``train.json`` (configuration, model size, dataset identity) and a log line."""
+    if not run.is_main:
+        return
+    index = run.data.index
+    atomic_write_text(run.out / "train.json", json.dumps({
+        "train_config": run.cfg.model_dump(), "model_config": run.mcfg.model_dump(),
+        "parameters": run.model.num_parameters(), "world_size": run.world, "device": str(run.device),
+        "dataset_version": index.dataset_version, "tokenizer_sha256": index.tokenizer_sha256,
+        "holdout_shards": run.data.holdout,
+    }, indent=2, sort_keys=True) + "\n")
+    log.info("model %d parameters, %d rank(s) on %s, %d steps/epoch per rank",
+             run.model.num_parameters(), run.world, run.device, run.data.loader.steps_per_epoch())
+
+
+def _setup(cfg: TrainConfig) -> _Run:
+    """Devices, data, model, optimizer, resumed state, metrics file and train.json."""
+    rank, world, _local, device = _setup_distributed(cfg.device)
+    out = Path(cfg.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    data = _build_data(cfg, rank, world, device)
+    mcfg, model, optimizer, sched = _build_model(cfg, data.index, device)
+    run = _Run(cfg=cfg, out=out, rank=rank, world=world, device=device, data=data, mcfg=mcfg, model=model,
+               net=model, autocast=contextlib.nullcontext, optimizer=optimizer, sched=sched, tokenizer_json=None)
+    _resume(run)
+    run.tokenizer_json = _read_tokenizer_json(data)
+    run.net, run.autocast = _wrap(model, cfg, world, device)
+    run.metrics = MetricsWriter(out / METRICS_FILE, run.is_main, run.start_step if cfg.resume else None)
+    _write_run_info(run)
+    return run
+
+
+def _checkpoint(run: _Run, step: int) -> Optional[Path]:
+    """Rank 0: an atomic checkpoint of everything needed to resume at ``step``."""
+    if not run.is_main:
+        return None
+    index = run.data.index
+    return save_checkpoint(run.out, step, {
+        "model": _unwrap(run.net).state_dict(), "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.sched.state_dict(), "data": run.data.loader.state_dict(), "tokens_seen": run.tokens_seen,
+        "rng_cpu": torch.get_rng_state(), "model_config": run.mcfg.model_dump(), "train_config": run.cfg.model_dump(),
+        "dataset": {"dataset_version": index.dataset_version, "tokenizer_sha256": index.tokenizer_sha256,
+                    "eos_id": index.eos_id, "vocab_size": index.vocab_size},
+        "tokenizer_json": run.tokenizer_json,
+    }, keep=run.cfg.keep_checkpoints)
+
+
+@dataclass
+class _Meter:
+    """Loss and throughput since the last logged step."""
+
+    t_last: float
+    tok_last: int
+    wait: float = 0.0
+    loss_sum: float = 0.0
+    loss_n: int = 0
+
+
+def _optimizer_step(run: _Run, it, meter: _Meter) -> None:
+    """``grad_accum`` micro-batches (DDP syncs on the last), clipping and one optimizer step."""
+    cfg, device = run.cfg, run.device
+    step_loss = torch.zeros((), device=device)
+    for micro in range(cfg.grad_accum):
+        t0 = time.perf_counter()
+        x, y = next(it)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        meter.wait += time.perf_counter() - t0
+        sync = run.world == 1 or micro == cfg.grad_accum - 1
+        with (contextlib.nullcontext() if sync else run.net.no_sync()), run.autocast():
+            _, loss = run.net(x, y)
+        (loss / cfg.grad_accum).backward()
+        step_loss += loss.detach() / cfg.grad_accum
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    run.tokens_seen += cfg.batch_size * cfg.seq_len * cfg.grad_accum * run.world
+    meter.loss_sum += float(step_loss.item())
+    meter.loss_n += 1
+
+
+def _log_step(run: _Run, step: int, lr: float, meter: _Meter, tty: bool) -> float:
+    """Write the metrics row of ``step`` (mean loss over all ranks), reset the meter; returns the loss."""
+    now = time.perf_counter()
+    elapsed = max(now - meter.t_last, 1e-9)
+    loss = _all_mean(meter.loss_sum / meter.loss_n, run.device, run.world)
+    row = {"step": step, "loss": round(loss, 6), "lr": lr,
+           "tokens_per_s": round((run.tokens_seen - meter.tok_last) / elapsed, 1),
+           "data_wait": round(meter.wait / elapsed, 4), "tokens": run.tokens_seen, "world_size": run.world}
+    run.metrics.write(row)
+    if run.is_main:
+        msg = (f"step {step}/{run.cfg.steps} loss {loss:.4f} lr {lr:.2e} "
+               f"{row['tokens_per_s'] / 1000:.1f}k tok/s data-wait {100 * row['data_wait']:.0f}%")
+        if tty:
+            print("\r" + msg, end="", file=sys.stderr, flush=True)
+        log.info(msg)
+    meter.t_last, meter.tok_last, meter.wait, meter.loss_sum, meter.loss_n = now, run.tokens_seen, 0.0, 0.0, 0
+    return loss
+
+
+def _eval_step(run: _Run, step: int, meter: _Meter) -> None:
+    """Evaluate on the held-out shards and write the eval row."""
+    eval_loss = _evaluate(run.net, run.data.eval_ds, run.device, run.autocast, run.world)
+    perplexity = math.exp(min(eval_loss, 50))
+    run.metrics.write({"step": step, "eval_loss": round(eval_loss, 6), "perplexity": round(perplexity, 4)})
+    if run.is_main:
+        log.info("step %d eval_loss %.4f perplexity %.2f", step, eval_loss, perplexity)
+    meter.t_last = time.perf_counter()  # evaluation time is not training throughput
+
+
+def _loop(run: _Run) -> tuple[float, Optional[Path]]:
+    """Steps ``start_step + 1 .. steps`` with logging, evaluation and checkpoints; last loss and checkpoint."""
+    cfg = run.cfg
+    run.net.train()
+    it = iter(run.data.loader)
     last_loss, last_ckpt = float("nan"), None
-    t_last, tok_last, wait = time.perf_counter(), tokens_seen, 0.0
-    loss_sum, loss_n = 0.0, 0
-    tty = sys.stderr.isatty() and is_main
-    for step in range(start_step + 1, cfg.steps + 1):
-        lr = sched.step(optimizer)
-        step_loss = torch.zeros((), device=device)
-        for micro in range(cfg.grad_accum):
-            t0 = time.perf_counter()
-            x, y = next(it)
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            wait += time.perf_counter() - t0
-            sync = world == 1 or micro == cfg.grad_accum - 1
-            with (contextlib.nullcontext() if sync else net.no_sync()), autocast():
-                _, loss = net(x, y)
-            (loss / cfg.grad_accum).backward()
-            step_loss += loss.detach() / cfg.grad_accum
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        tokens_seen += tokens_per_step
-        loss_sum += float(step_loss.item())
-        loss_n += 1
-
+    meter = _Meter(t_last=time.perf_counter(), tok_last=run.tokens_seen)
+    tty = sys.stderr.isatty() and run.is_main
+    for step in range(run.start_step + 1, cfg.steps + 1):
+        lr = run.sched.step(run.optimizer)
+        _optimizer_step(run, it, meter)
         if step % cfg.log_every == 0 or step == cfg.steps:
-            now = time.perf_counter()
-            elapsed = max(now - t_last, 1e-9)
-            last_loss = _all_mean(loss_sum / loss_n, device, world)
-            row = {"step": step, "loss": round(last_loss, 6), "lr": lr,
-                   "tokens_per_s": round((tokens_seen - tok_last) / elapsed, 1),
-                   "data_wait": round(wait / elapsed, 4), "tokens": tokens_seen, "world_size": world}
-            metrics.write(row)
-            if is_main:
-                msg = (f"step {step}/{cfg.steps} loss {last_loss:.4f} lr {lr:.2e} "
-                       f"{row['tokens_per_s'] / 1000:.1f}k tok/s data-wait {100 * row['data_wait']:.0f}%")
-                if tty:
-                    print("\r" + msg, end="", file=sys.stderr, flush=True)
-                log.info(msg)
-            t_last, tok_last, wait, loss_sum, loss_n = now, tokens_seen, 0.0, 0.0, 0
-        if eval_ds is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps):
-            eval_loss = _evaluate(net, eval_ds, device, autocast, world)
-            metrics.write({"step": step, "eval_loss": round(eval_loss, 6), "perplexity": round(math.exp(min(eval_loss, 50)), 4)})
-            if is_main:
-                log.info("step %d eval_loss %.4f perplexity %.2f", step, eval_loss, math.exp(min(eval_loss, 50)))
-            t_last = time.perf_counter()  # evaluation time is not training throughput
+            last_loss = _log_step(run, step, lr, meter, tty)
+        if run.data.eval_ds is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps):
+            _eval_step(run, step, meter)
         if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == cfg.steps:
-            last_ckpt = checkpoint(step)
-            if world > 1:
+            last_ckpt = _checkpoint(run, step)
+            if run.world > 1:
                 dist.barrier()
     if tty:
         print(file=sys.stderr)
-    summary = {"steps": cfg.steps, "start_step": start_step, "loss": last_loss, "tokens": tokens_seen,
-               "checkpoint": str(last_ckpt) if last_ckpt else None, "world_size": world}
-    if world > 1 and dist.is_initialized():
+    return last_loss, last_ckpt
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train a GPT on the shards named by ``cfg`` and return a summary (steps, last loss, checkpoint)."""
+    run = _setup(cfg)
+    last_loss, last_ckpt = _loop(run)
+    summary = {"steps": cfg.steps, "start_step": run.start_step, "loss": last_loss, "tokens": run.tokens_seen,
+               "checkpoint": str(last_ckpt) if last_ckpt else None, "world_size": run.world}
+    if run.world > 1 and dist.is_initialized():
         dist.destroy_process_group()
     return summary

@@ -94,7 +94,9 @@ _CLOSERS_CLASS = "[" + re.escape(_CLOSERS) + "]*"
 _SENTENCE_END_RE = re.compile(
     r"[.!?…؟]+" + _CLOSERS_CLASS + r"(?=\s|$)|[。！？।॥۔։።။។།]+" + _CLOSERS_CLASS
 )
-BULLETS: tuple[str, ...] = ("•", "●", "○", "◦", "▪", "▫", "■", "□", "‣", "⁃", "∙", "·", "-", "–", "—", "*", "➢", "►", "▶", "→")
+BULLETS: tuple[str, ...] = (
+    "•", "●", "○", "◦", "▪", "▫", "■", "□", "‣", "⁃", "∙", "·", "-", "–", "—", "*", "➢", "►", "▶", "→",
+)
 ELLIPSES: tuple[str, ...] = ("...", "…")
 _WORD_STRIP = "".join(sorted(set(".,;:!?\"'()[]{}<>«»“”‘’„‚`*_#-–—/\\|…。，、；：！？「」『』（）")))
 #: Line-level C4 cleaning removes lines with these phrases (terms-of-use, privacy and cookie notices).
@@ -171,104 +173,94 @@ def _ngram_signals(ids: np.ndarray, lens: np.ndarray, word_chars: int) -> dict[s
     return out
 
 
-def compute_signals(text: str, lang: Optional[str] = None, params: SignalParams = SignalParams()) -> dict[str, Optional[Number]]:
-    """Every quality signal of one document.
+def _words(text: str, lines: list[str]) -> tuple[list[list[str]], list[str], bool, bool]:
+    """Words per line and of the document, and whether the text is unsegmented / has no terminal punctuation.
 
-    Args:
-        text: the normalized document text.
-        lang: the document's normalized language code (picks the stop-word list); None if unknown.
-        params: how signals are computed (C4 line cleaning, FineWeb short lines).
-
-    Returns:
-        Signal name -> value, in :data:`SIGNALS` order; None where a signal does not apply.
+    Scripts written without spaces (CJK, Thai, ...) count each of their characters as a word; a text is
+    ``unsegmented`` when such characters are most of its words, and ``no_terminal_punct`` when it is
+    mostly Thai or Lao, which end sentences without punctuation.
     """
-    lines = [ln for ln in (x.strip() for x in text.split("\n")) if ln]
-    n_lines = len(lines)
     nospace = _NOSPACE_RE.search(text) is not None
     if nospace:
         line_words = [_UNIT_RE.findall(ln) for ln in lines]
     else:
         line_words = [ln.split() for ln in lines]
     words = [w for ws in line_words for w in ws]
-    n_words = len(words)
-    n_chars = len(text)
-
     unsegmented = no_terminal_punct = False
-    if nospace and n_words:
+    if nospace and words:
         n_nospace = len(_NOSPACE_RE.findall(text))
-        unsegmented = 2 * n_nospace > n_words
+        unsegmented = 2 * n_nospace > len(words)
         no_terminal_punct = unsegmented and 2 * len(_NO_TERMINAL_PUNCT_RE.findall(text)) > n_nospace
+    return line_words, words, unsegmented, no_terminal_punct
 
-    sig: dict[str, Optional[Number]] = {}
-    sig["q_words"] = n_words
 
-    # Words: ids, lengths and per-unique-word properties, computed once.
+def _word_signals(words: list[str], unsegmented: bool,
+                  lang: Optional[str]) -> tuple[dict[str, Optional[Number]], np.ndarray, np.ndarray, int, int]:
+    """Gopher word signals, plus word ids, word lengths, total word characters and the longest word's length.
+
+    Ids, lengths and per-unique-word properties are computed once; a word's id is the position of its
+    first occurrence.
+    """
+    n_words = len(words)
     stop = None if unsegmented else stopwords_for(lang)
-    if n_words:
-        # A word's id is the position of its first occurrence (a C-level loop; ids stay below n_words).
-        vocab: dict[str, int] = {}
-        ids = np.fromiter(map(vocab.setdefault, words, range(n_words)), dtype=np.int64, count=n_words)
-        lens = np.fromiter(map(len, words), dtype=np.int64, count=n_words)
-        word_chars = int(lens.sum())
-        uniq = list(vocab)
-        counts = np.bincount(ids, minlength=n_words)[np.fromiter(vocab.values(), dtype=np.int64, count=len(uniq))]
-        has_letter = np.fromiter((_HAS_LETTER(w) is not None for w in uniq), dtype=bool, count=len(uniq))
-        sig["q_mean_word_len"] = None if unsegmented else word_chars / n_words
-        sig["q_alpha_words"] = int(counts[has_letter].sum()) / n_words
-        if stop is not None:
-            is_stop = np.fromiter((w.lower().strip(_WORD_STRIP) in stop for w in uniq), dtype=bool, count=len(uniq))
-            sig["q_stop_words"] = int(counts[is_stop].sum())
-        else:
-            sig["q_stop_words"] = None
-        max_word = int(lens.max())
+    if not n_words:
+        sig = {"q_mean_word_len": None if unsegmented else 0.0, "q_alpha_words": 0.0,
+               "q_stop_words": None if stop is None else 0}
+        empty = np.zeros(0, dtype=np.int64)
+        return sig, empty, empty, 0, 0
+    # A C-level loop; ids stay below n_words.
+    vocab: dict[str, int] = {}
+    ids = np.fromiter(map(vocab.setdefault, words, range(n_words)), dtype=np.int64, count=n_words)
+    lens = np.fromiter(map(len, words), dtype=np.int64, count=n_words)
+    word_chars = int(lens.sum())
+    uniq = list(vocab)
+    counts = np.bincount(ids, minlength=n_words)[np.fromiter(vocab.values(), dtype=np.int64, count=len(uniq))]
+    has_letter = np.fromiter((_HAS_LETTER(w) is not None for w in uniq), dtype=bool, count=len(uniq))
+    sig: dict[str, Optional[Number]] = {
+        "q_mean_word_len": None if unsegmented else word_chars / n_words,
+        "q_alpha_words": int(counts[has_letter].sum()) / n_words,
+    }
+    if stop is not None:
+        is_stop = np.fromiter((w.lower().strip(_WORD_STRIP) in stop for w in uniq), dtype=bool, count=len(uniq))
+        sig["q_stop_words"] = int(counts[is_stop].sum())
     else:
-        ids = lens = np.zeros(0, dtype=np.int64)
-        word_chars = max_word = 0
-        sig["q_mean_word_len"] = None if unsegmented else 0.0
-        sig["q_alpha_words"] = 0.0
-        sig["q_stop_words"] = None if stop is None else 0
+        sig["q_stop_words"] = None
+    return sig, ids, lens, word_chars, int(lens.max())
 
-    ellipses = text.count("...") + text.count("…")
-    sig["q_symbol_ratio"] = max(text.count("#"), ellipses) / n_words if n_words else 0.0
 
-    # Lines.
-    if n_lines:
-        sig["q_bullet_lines"] = sum(1 for ln in lines if ln.startswith(BULLETS)) / n_lines
-        sig["q_ellipsis_lines"] = sum(1 for ln in lines if ln.endswith(ELLIPSES)) / n_lines
-    else:
-        sig["q_bullet_lines"] = sig["q_ellipsis_lines"] = 0.0
-
-    # Repetition: lines and paragraphs repeating an earlier one.
+def _repeats(items: list[str]) -> tuple[int, int]:
+    """How many of ``items`` repeat an earlier one, and their characters."""
     seen: set[str] = set()
-    dup_lines = dup_line_chars = 0
-    for ln in lines:
-        if ln in seen:
-            dup_lines += 1
-            dup_line_chars += len(ln)
+    dups = dup_chars = 0
+    for x in items:
+        if x in seen:
+            dups += 1
+            dup_chars += len(x)
         else:
-            seen.add(ln)
+            seen.add(x)
+    return dups, dup_chars
+
+
+def _repetition_signals(text: str, lines: list[str]) -> dict[str, float]:
+    """Gopher repetition signals: lines and paragraphs repeating an earlier one (by count and characters)."""
+    n_lines, n_chars = len(lines), len(text)
+    dup_lines, dup_line_chars = _repeats(lines)
     if "\n" in text:
         paragraphs = [p for p in (x.strip() for x in _PARAGRAPH_SPLIT.split(text)) if p]
     else:
         paragraphs = lines
-    seen = set()
-    dup_paras = dup_para_chars = 0
-    for p in paragraphs:
-        if p in seen:
-            dup_paras += 1
-            dup_para_chars += len(p)
-        else:
-            seen.add(p)
-    sig["q_dup_lines"] = dup_lines / n_lines if n_lines else 0.0
-    sig["q_dup_paragraphs"] = dup_paras / len(paragraphs) if paragraphs else 0.0
-    sig["q_dup_line_chars"] = dup_line_chars / n_chars if n_chars else 0.0
-    sig["q_dup_paragraph_chars"] = dup_para_chars / n_chars if n_chars else 0.0
-    sig.update(_ngram_signals(ids, lens, word_chars))
+    dup_paras, dup_para_chars = _repeats(paragraphs)
+    return {
+        "q_dup_lines": dup_lines / n_lines if n_lines else 0.0,
+        "q_dup_paragraphs": dup_paras / len(paragraphs) if paragraphs else 0.0,
+        "q_dup_line_chars": dup_line_chars / n_chars if n_chars else 0.0,
+        "q_dup_paragraph_chars": dup_para_chars / n_chars if n_chars else 0.0,
+    }
 
-    # C4: document-level markers and line-level cleaning.
-    low = text.lower()
-    sig["q_lorem_ipsum"] = low.count("lorem ipsum")
-    sig["q_curly_brackets"] = text.count("{")
+
+def _c4_kept_lines(low: str, lines: list[str], line_words: list[list[str]], max_word: int,
+                   no_terminal_punct: bool, params: SignalParams) -> list[str]:
+    """The lines C4's line-level cleaning keeps (``low`` is the lower-cased text)."""
     need_terminal = params.c4_line_terminal_punct and not no_terminal_punct
     check_js = params.c4_line_javascript and "javascript" in low
     check_policy = params.c4_line_policy and any(p in low for p in POLICY_PHRASES)
@@ -289,17 +281,68 @@ def compute_signals(text: str, lang: Optional[str] = None, params: SignalParams 
             if check_policy and any(p in lower for p in POLICY_PHRASES):
                 continue
         kept.append(ln)
-    sig["q_c4_sentences"] = None if no_terminal_punct else len(_SENTENCE_END_RE.findall("\n".join(kept)))
-    sig["q_c4_removed_lines"] = (n_lines - len(kept)) / n_lines if n_lines else 0.0
+    return kept
 
-    # FineWeb.
+
+def _c4_signals(text: str, lines: list[str], line_words: list[list[str]], max_word: int,
+                no_terminal_punct: bool, params: SignalParams) -> dict[str, Optional[Number]]:
+    """C4: document-level markers and the result of line-level cleaning."""
+    n_lines = len(lines)
+    low = text.lower()
+    kept = _c4_kept_lines(low, lines, line_words, max_word, no_terminal_punct, params)
+    return {
+        "q_lorem_ipsum": low.count("lorem ipsum"),
+        "q_curly_brackets": text.count("{"),
+        "q_c4_sentences": None if no_terminal_punct else len(_SENTENCE_END_RE.findall("\n".join(kept))),
+        "q_c4_removed_lines": (n_lines - len(kept)) / n_lines if n_lines else 0.0,
+    }
+
+
+def _line_signals(text: str, lines: list[str], n_words: int, no_terminal_punct: bool,
+                  params: SignalParams) -> dict[str, Optional[Number]]:
+    """Gopher bullet/ellipsis lines, the symbol ratio and FineWeb's line signals."""
+    n_lines = len(lines)
+    ellipses = text.count("...") + text.count("…")
+    sig: dict[str, Optional[Number]] = {
+        "q_symbol_ratio": max(text.count("#"), ellipses) / n_words if n_words else 0.0,
+        "q_newlines_per_word": text.count("\n") / n_words if n_words else 0.0,
+    }
+    if not n_lines:
+        sig.update(q_bullet_lines=0.0, q_ellipsis_lines=0.0, q_short_lines=0.0,
+                   q_punct_lines=None if no_terminal_punct else 0.0)
+        return sig
+    short = params.short_line_chars
+    sig["q_bullet_lines"] = sum(1 for ln in lines if ln.startswith(BULLETS)) / n_lines
+    sig["q_ellipsis_lines"] = sum(1 for ln in lines if ln.endswith(ELLIPSES)) / n_lines
+    sig["q_short_lines"] = sum(1 for ln in lines if len(ln) <= short) / n_lines
     if no_terminal_punct:
         sig["q_punct_lines"] = None
     else:
-        sig["q_punct_lines"] = sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCT)) / n_lines if n_lines else 0.0
-    short = params.short_line_chars
-    sig["q_short_lines"] = sum(1 for ln in lines if len(ln) <= short) / n_lines if n_lines else 0.0
-    sig["q_newlines_per_word"] = text.count("\n") / n_words if n_words else 0.0
+        sig["q_punct_lines"] = sum(1 for ln in lines if ln.endswith(TERMINAL_PUNCT)) / n_lines
+    return sig
+
+
+def compute_signals(text: str, lang: Optional[str] = None,
+                    params: SignalParams = SignalParams()) -> dict[str, Optional[Number]]:
+    """Every quality signal of one document.
+
+    Args:
+        text: the normalized document text.
+        lang: the document's normalized language code (picks the stop-word list); None if unknown.
+        params: how signals are computed (C4 line cleaning, FineWeb short lines).
+
+    Returns:
+        Signal name -> value, in :data:`SIGNALS` order; None where a signal does not apply.
+    """
+    lines = [ln for ln in (x.strip() for x in text.split("\n")) if ln]
+    line_words, words, unsegmented, no_terminal_punct = _words(text, lines)
+    word_sig, ids, lens, word_chars, max_word = _word_signals(words, unsegmented, lang)
+    sig: dict[str, Optional[Number]] = {"q_words": len(words)}
+    sig.update(word_sig)
+    sig.update(_line_signals(text, lines, len(words), no_terminal_punct, params))
+    sig.update(_repetition_signals(text, lines))
+    sig.update(_ngram_signals(ids, lens, word_chars))
+    sig.update(_c4_signals(text, lines, line_words, max_word, no_terminal_punct, params))
     return {name: sig[name] for name in SIGNAL_NAMES}
 
 

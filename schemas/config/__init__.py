@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from .base import FilterSection, Section, StageSection
-from .ingest import ExactDedupSection, IngestSection, OutputSection, SparkSection
 from .bias import BiasSection
 from .gates import GatesSection
+from .ingest import ExactDedupSection, IngestSection, OutputSection, SparkSection
 from .language import LanguageSection
 from .near_dedup import NearDedupSection
 from .pii import PiiSection

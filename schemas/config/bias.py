@@ -23,7 +23,8 @@ class BiasSection(StageSection):
     """Bias indicators: identity-term mentions per axis, gendered pronouns, toxicity-lexicon hits, and
     group-targeted toxicity (an identity term and a toxic term in the same sentence).
 
-    The stage never drops a document: ``bias_reason`` is always null.
+    The stage never drops a document (it has no ``mode``): ``bias_reason`` is null, or ``bias:error``
+    when scoring that document failed, which is counted in the report and the document is kept.
     """
 
     lexicon_dir: Optional[str] = Field(

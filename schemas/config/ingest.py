@@ -46,7 +46,8 @@ class IngestSection(StageSection):
         None, description="Fields kept in the metadata map; default: every field not mapped above."
     )
     invalid_utf8: Literal["quarantine", "replace"] = Field(
-        "quarantine", description="Invalid UTF-8 bytes and lone surrogates: quarantine the record or replace with U+FFFD."
+        "quarantine",
+        description="Invalid UTF-8 bytes and lone surrogates: quarantine the record or replace with U+FFFD.",
     )
     max_line_bytes: int = Field(16 * MiB, gt=0, description="One JSONL line longer than this is quarantined.")
     max_doc_chars: int = Field(1_000_000, gt=0, description="Longest text kept, in characters after normalization.")
@@ -54,13 +55,20 @@ class IngestSection(StageSection):
         "quarantine", description="What happens to a text over max_doc_chars (truncated texts get truncated=true)."
     )
     max_text_file_bytes: int = Field(64 * MiB, gt=0, description="Plain text files larger than this are quarantined.")
-    max_decompressed_bytes: int = Field(64 * GiB, gt=0, description="Per input file; beyond it the rest is quarantined.")
+    max_decompressed_bytes: int = Field(
+        64 * GiB, gt=0, description="Per input file; beyond it the rest is quarantined."
+    )
     max_compression_ratio: float = Field(
         200.0, gt=1, description="Decompressed/compressed bytes above this (once past ratio_check_min_bytes) = bomb."
     )
-    ratio_check_min_bytes: int = Field(64 * MiB, ge=0, description="The ratio cap applies once this much is decompressed.")
+    ratio_check_min_bytes: int = Field(
+        64 * MiB, ge=0, description="The ratio cap applies once this much is decompressed."
+    )
     max_binary_ratio: float = Field(
-        0.1, ge=0, le=1, description="Share of control characters and U+FFFD above which a text (of 16+ characters) is binary."
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of control characters and U+FFFD above which a text (of 16+ characters) is binary.",
     )
     min_chars: int = Field(1, ge=1, description="Texts shorter than this after normalization are quarantined (empty).")
     split_bytes: int = Field(

@@ -1,7 +1,7 @@
 """Configuration section ``language``: fastText language identification and which languages to keep.
 
 Language codes in this section are normalized the same way as the ``lang`` column (see
-``pipelines.text.lid.normalize_label``): ISO 639-1 where the language has such a code (``en``, ``de``,
+``schemas.langcodes.normalize_label``): ISO 639-1 where the language has such a code (``en``, ``de``,
 ``zh``), otherwise the ISO 639-3 code or the model's own code (``ceb``, ``yue``). Codes written in another
 form (``eng``, ``eng_Latn``, ``__label__en``) are normalized when the configuration is loaded, so a
 preset can name languages either way.
@@ -13,15 +13,15 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
+from schemas.langcodes import normalize_label
+
 from .base import FilterSection
 
 _CODE_RE = re.compile(r"^[a-z]{2,3}$")
 
 
 def _normalize_code(code: str) -> str:
-    """Normalize a language code written in a config (lazy import: the table lives with the LID logic)."""
-    from pipelines.text.langcodes import normalize_label
-
+    """Normalize a language code written in a config (the same normalization as the ``lang`` column)."""
     raw = str(code).strip()
     norm = normalize_label(raw)
     if not _CODE_RE.match(norm):
@@ -109,13 +109,3 @@ class LanguageSection(FilterSection):
                 raise ValueError(f"min_score_by_lang.{code} must be between 0 and 1")
             out[_normalize_code(code)] = float(score)
         return dict(sorted(out.items()))
-
-    def min_score_for(self, lang: Optional[str]) -> float:
-        """The minimum score that applies to a normalized language code."""
-        if lang is not None and lang in self.min_score_by_lang:
-            return self.min_score_by_lang[lang]
-        return self.min_score
-
-    def keeps(self, lang: Optional[str]) -> bool:
-        """Whether documents identified as ``lang`` are kept (before the score check)."""
-        return self.keep == "all" or (lang is not None and lang in self.keep)

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
 from pydantic import Field, PlainValidator, create_model, field_validator
 
 from .base import FilterSection, Section
+from .language import _normalize_code
 
 
 class RuleSpec(NamedTuple):
@@ -122,12 +123,6 @@ Threshold = Annotated[
     Union[float, bool],
     PlainValidator(_check_threshold, json_schema_input_type=Union[float, Literal[False]]),
 ]
-
-
-def _normalize_code(code: str) -> str:
-    from .language import _normalize_code as norm
-
-    return norm(code)
 
 
 QualityRules = create_model(  # type: ignore[misc]

@@ -119,38 +119,46 @@ def check_shard_file(
     expected = shard_schema(token_dtype)
     actual = pf.schema_arrow
     if not actual.remove_metadata().equals(expected.remove_metadata()):
-        P("schema_mismatch", f"columns {actual.remove_metadata()} differ from the shard schema (token dtype {token_dtype})")
+        P("schema_mismatch",
+          f"columns {actual.remove_metadata()} differ from the shard schema (token dtype {token_dtype})")
         return problems
     meta = actual.metadata or {}
-    if meta.get(META_SCHEMA_VERSION) != str(SHARD_SCHEMA_VERSION).encode() or meta.get(META_TOKEN_DTYPE) != token_dtype.encode():
+    if (meta.get(META_SCHEMA_VERSION) != str(SHARD_SCHEMA_VERSION).encode()
+            or meta.get(META_TOKEN_DTYPE) != token_dtype.encode()):
         P("schema_mismatch", "shard schema version or token dtype metadata differs from index.json")
     if meta.get(META_TOKENIZER_SHA256) != tokenizer_sha256.encode():
         P("tokenizer_mismatch", "written with a different tokenizer than index.json names; re-tokenize this shard")
     md = pf.metadata
     if md.num_rows != entry.rows:
         P("count_mismatch", f"{md.num_rows} rows, index says {entry.rows}")
-    if entry.row_groups and [md.row_group(i).num_rows for i in range(md.num_row_groups)] != [g.rows for g in entry.row_groups]:
+    group_rows = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+    if entry.row_groups and group_rows != [g.rows for g in entry.row_groups]:
         P("count_mismatch", "row groups differ from index.json")
     if level == "deep" and not problems:
-        try:
-            tokens = 0
-            for i in range(md.num_row_groups):
-                t = pf.read_row_group(i, columns=["input_ids", "n_tokens"])
-                ids = t.column("input_ids").combine_chunks()
-                n = int(pc.sum(t.column("n_tokens")).as_py() or 0)
-                if not pc.all(pc.equal(pc.list_value_length(ids).cast(pa.int32()), t.column("n_tokens"))).as_py():
-                    P("count_mismatch", f"row group {i}: n_tokens differs from len(input_ids)")
-                if entry.row_groups and n != entry.row_groups[i].tokens:
-                    P("count_mismatch", f"row group {i}: {n} tokens, index says {entry.row_groups[i].tokens}")
-                flat = pc.list_flatten(ids)
-                if len(flat) and pc.max(flat).as_py() >= vocab_size:
-                    P("token_out_of_range", f"row group {i} has ids >= vocab_size {vocab_size}")
-                tokens += n
-            if tokens != entry.tokens:
-                P("count_mismatch", f"{tokens} tokens, index says {entry.tokens}")
-        except Exception as exc:
-            P("unreadable", f"reading the data failed ({type(exc).__name__}); re-copy or re-write it")
+        _check_tokens(pf, entry, vocab_size, P)
     return problems
+
+
+def _check_tokens(pf: pq.ParquetFile, entry: ShardEntry, vocab_size: int, P) -> None:
+    """The deep check of one shard: token counts per row and row group, and every id below ``vocab_size``."""
+    try:
+        tokens = 0
+        for i in range(pf.metadata.num_row_groups):
+            t = pf.read_row_group(i, columns=["input_ids", "n_tokens"])
+            ids = t.column("input_ids").combine_chunks()
+            n = int(pc.sum(t.column("n_tokens")).as_py() or 0)
+            if not pc.all(pc.equal(pc.list_value_length(ids).cast(pa.int32()), t.column("n_tokens"))).as_py():
+                P("count_mismatch", f"row group {i}: n_tokens differs from len(input_ids)")
+            if entry.row_groups and n != entry.row_groups[i].tokens:
+                P("count_mismatch", f"row group {i}: {n} tokens, index says {entry.row_groups[i].tokens}")
+            flat = pc.list_flatten(ids)
+            if len(flat) and pc.max(flat).as_py() >= vocab_size:
+                P("token_out_of_range", f"row group {i} has ids >= vocab_size {vocab_size}")
+            tokens += n
+        if tokens != entry.tokens:
+            P("count_mismatch", f"{tokens} tokens, index says {entry.tokens}")
+    except Exception as exc:
+        P("unreadable", f"reading the data failed ({type(exc).__name__}); re-copy or re-write it")
 
 
 def _describe_validation(err: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
@@ -159,6 +167,89 @@ def _describe_validation(err: ValidationError, prefix: str = "") -> list[tuple[s
         loc = ".".join(str(p) for p in e["loc"])
         out.append((f"{prefix}{loc}" if loc else prefix.rstrip("."), e["msg"]))
     return out
+
+
+def _add(report: VerifyReport, path: str, code: str, message: str) -> None:
+    report.problems.append(ShardProblem(path, code, message))
+
+
+def _read_raw_index(index_path: Path, report: VerifyReport) -> Optional[dict]:
+    """index.json as a JSON object, or None (with the problem reported) when it is missing or not JSON."""
+    if not index_path.is_file():
+        _add(report, INDEX_FILE, "missing_index",
+             "no index.json: the folder is incomplete (it is written last); re-run the tokenize stage")
+        return None
+    try:
+        raw = json.loads(index_path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        _add(report, INDEX_FILE, "invalid_index",
+             f"not valid JSON ({exc.__class__.__name__}); re-run the tokenize stage")
+        return None
+    return raw
+
+
+def _validate_index(raw: dict, report: VerifyReport) -> tuple[list[ShardEntry], list]:
+    """The valid shard entries and the raw ``shards`` list; sets ``report.index`` when the whole index is valid.
+
+    Entries are validated one by one, so that one bad entry does not hide the others.
+    """
+    entries: list[ShardEntry] = []
+    raw_shards = raw.get("shards") if isinstance(raw.get("shards"), list) else []
+    for i, item in enumerate(raw_shards):
+        try:
+            entries.append(ShardEntry.model_validate(item))
+        except ValidationError as err:
+            p = item.get("path") if isinstance(item, dict) and isinstance(item.get("path"), str) else f"shards[{i}]"
+            for loc, msg in _describe_validation(err):
+                code = "unsafe_path" if loc == "path" else "invalid_index"
+                _add(report, p, code, f"index entry invalid: {loc}: {msg}")
+    try:
+        report.index = ShardIndex.model_validate(raw)
+    except ValidationError as err:
+        for loc, msg in _describe_validation(err):
+            if not loc.startswith("shards."):  # already reported per entry
+                _add(report, INDEX_FILE, "invalid_index", f"{loc}: {msg}")
+    return entries, raw_shards
+
+
+def _check_shards(folder: Path, raw: dict, entries: list[ShardEntry], expected_tokenizer_sha256: Optional[str],
+                  level: CheckLevel, report: VerifyReport) -> None:
+    """The index's tokenizer against the expected one, every listed shard, and the tokenizer copy."""
+    token_dtype = raw.get("token_dtype") if raw.get("token_dtype") in ("uint16", "uint32") else None
+    tok_sha = raw.get("tokenizer_sha256") if isinstance(raw.get("tokenizer_sha256"), str) else ""
+    vocab = raw.get("vocab_size") if isinstance(raw.get("vocab_size"), int) else None
+    if expected_tokenizer_sha256 and tok_sha != expected_tokenizer_sha256:
+        _add(report, INDEX_FILE, "tokenizer_mismatch", "the shards were made with a different tokenizer than "
+             "expected; re-tokenize with the expected tokenizer or use its tokenizer.json")
+    if token_dtype is None or vocab is None:
+        _add(report, INDEX_FILE, "invalid_index",
+             "token_dtype/vocab_size missing or invalid: shard files cannot be checked")
+    else:
+        for entry in entries:
+            report.problems.extend(check_shard_file(folder, entry, token_dtype, tok_sha, vocab, level))
+            report.shards_checked += 1
+    tok_file = raw.get("tokenizer_file")
+    if isinstance(tok_file, str) and not unsafe_path_reason(tok_file):
+        tp = folder / tok_file
+        if not tp.is_file():
+            _add(report, tok_file, "missing_shard", "tokenizer copy listed in index.json is missing; copy it back")
+        elif file_sha256(tp) != tok_sha:
+            _add(report, tok_file, "tokenizer_mismatch",
+                 "tokenizer copy does not match tokenizer_sha256; copy the right tokenizer.json")
+
+
+def _check_extra_shards(folder: Path, entries: list[ShardEntry], raw_shards: list, report: VerifyReport) -> None:
+    """Shard files in the folder that index.json does not list."""
+    listed = {e.path for e in entries} | {
+        item.get("path") for item in raw_shards if isinstance(item, dict) and isinstance(item.get("path"), str)
+    }
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and (rel.endswith(".parquet") or rel.endswith(".parquet.tmp")) and rel not in listed:
+            _add(report, rel, "extra_shard", "a shard file not listed in index.json (left over or added by hand); "
+                 "remove it or re-run the tokenize stage")
 
 
 def verify_shards(
@@ -180,65 +271,12 @@ def verify_shards(
     index_path = resolve_index_path(folder)
     folder = index_path.parent
     report = VerifyReport(folder=str(folder))
-    Pi = lambda path, code, msg: report.problems.append(ShardProblem(path, code, msg))  # noqa: E731
-    if not index_path.is_file():
-        Pi(INDEX_FILE, "missing_index", "no index.json: the folder is incomplete (it is written last); re-run the tokenize stage")
+    raw = _read_raw_index(index_path, report)
+    if raw is None:
         return report
-    try:
-        raw = json.loads(index_path.read_text(encoding="utf-8"))
-        if not isinstance(raw, dict):
-            raise ValueError("not an object")
-    except (ValueError, UnicodeDecodeError) as exc:
-        Pi(INDEX_FILE, "invalid_index", f"not valid JSON ({exc.__class__.__name__}); re-run the tokenize stage")
-        return report
-
-    # Shard entries one by one, so that one bad entry does not hide the others.
-    entries: list[ShardEntry] = []
-    raw_shards = raw.get("shards") if isinstance(raw.get("shards"), list) else []
-    for i, item in enumerate(raw_shards):
-        try:
-            entries.append(ShardEntry.model_validate(item))
-        except ValidationError as err:
-            p = item.get("path") if isinstance(item, dict) and isinstance(item.get("path"), str) else f"shards[{i}]"
-            for loc, msg in _describe_validation(err):
-                code = "unsafe_path" if loc == "path" else "invalid_index"
-                Pi(p, code, f"index entry invalid: {loc}: {msg}")
-    try:
-        report.index = ShardIndex.model_validate(raw)
-    except ValidationError as err:
-        for loc, msg in _describe_validation(err):
-            if not loc.startswith("shards."):  # already reported per entry
-                Pi(INDEX_FILE, "invalid_index", f"{loc}: {msg}")
-
-    token_dtype = raw.get("token_dtype") if raw.get("token_dtype") in ("uint16", "uint32") else None
-    tok_sha = raw.get("tokenizer_sha256") if isinstance(raw.get("tokenizer_sha256"), str) else ""
-    vocab = raw.get("vocab_size") if isinstance(raw.get("vocab_size"), int) else None
-    if expected_tokenizer_sha256 and tok_sha != expected_tokenizer_sha256:
-        Pi(INDEX_FILE, "tokenizer_mismatch", "the shards were made with a different tokenizer than expected; "
-           "re-tokenize with the expected tokenizer or use its tokenizer.json")
-    if token_dtype is None or vocab is None:
-        Pi(INDEX_FILE, "invalid_index", "token_dtype/vocab_size missing or invalid: shard files cannot be checked")
-    else:
-        for entry in entries:
-            report.problems.extend(check_shard_file(folder, entry, token_dtype, tok_sha, vocab, level))
-            report.shards_checked += 1
-
-    tok_file = raw.get("tokenizer_file")
-    if isinstance(tok_file, str) and not unsafe_path_reason(tok_file):
-        tp = folder / tok_file
-        if not tp.is_file():
-            Pi(tok_file, "missing_shard", "tokenizer copy listed in index.json is missing; copy it back")
-        elif file_sha256(tp) != tok_sha:
-            Pi(tok_file, "tokenizer_mismatch", "tokenizer copy does not match tokenizer_sha256; copy the right tokenizer.json")
-
-    listed = {e.path for e in entries} | {
-        item.get("path") for item in raw_shards if isinstance(item, dict) and isinstance(item.get("path"), str)
-    }
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        if p.is_file() and (rel.endswith(".parquet") or rel.endswith(".parquet.tmp")) and rel not in listed:
-            Pi(rel, "extra_shard", "a shard file not listed in index.json (left over or added by hand); "
-               "remove it or re-run the tokenize stage")
+    entries, raw_shards = _validate_index(raw, report)
+    _check_shards(folder, raw, entries, expected_tokenizer_sha256, level, report)
+    _check_extra_shards(folder, entries, raw_shards, report)
     if report.problems:
         log.warning("%s: %d problem(s) found", folder, len(report.problems))
     return report

@@ -17,6 +17,7 @@ import pytest
 
 from jobs import cmd_report
 from quality.report import write_report
+from schemas.columns import DROP_REASON
 from schemas.config import STAGE_SECTIONS, load_config
 from schemas.config.gates import GatesSection
 from schemas.manifest import Counts, InputFileRecord, RunManifest
@@ -82,7 +83,8 @@ def _plant(root: Path, variant: str = "current") -> Path:
             q_words=100 + 20 * i, q_symbol_ratio=0.01 * i,
             quality_reason="quality:gopher_short_doc" if i in (8, 9) else None,
             dup_cluster_id=d, dup_cluster_size={2: 4, 3: 2}.get(i, 1), dup_giant_cluster=False,
-            pii_counts={0: [("EMAIL_ADDRESS", 2)], 1: [("PERSON", 1), ("PHONE_NUMBER", 1)], 5: [("PERSON", 3)]}.get(i, []),
+            pii_counts={0: [("EMAIL_ADDRESS", 2)], 1: [("PERSON", 1), ("PHONE_NUMBER", 1)],
+                        5: [("PERSON", 3)]}.get(i, []),
             pii_residual_counts=[("PHONE_NUMBER", 1)] if i == 1 else [], pii_density=0.01 * i,
             bias_identity_counts={0: [("gender", 2)], 1: [("religion", 1)]}.get(i, []),
             bias_pronoun_counts=[("female", 1), ("male", 3)] if i == 0 else [],
@@ -94,20 +96,21 @@ def _plant(root: Path, variant: str = "current") -> Path:
     rej = []
     for d, src, f, of in (("r0", "web", a, "c0"), ("r1", "web", a, "c0"), ("r2", "forum", b, "c1")):
         rej.append(_doc(d, src, f, n_chars=50, n_bytes=50, text=secret, exact_dup_count=3 if of == "c0" else 2,
-                        exact_dup_of=of, exact_dedup_reason="exact_dedup:duplicate", drop_reason="exact_dedup:duplicate"))
+                        exact_dup_of=of, exact_dedup_reason="exact_dedup:duplicate",
+                        drop_reason="exact_dedup:duplicate"))
     l1_reason = "language:not_kept" if variant == "previous" else "language:low_score"
-    rej.append(_doc("l0", "web", a, n_chars=60, n_bytes=60, lang="fr", lang_score=0.95, language_reason="language:not_kept",
-                    drop_reason="language:not_kept"))
+    rej.append(_doc("l0", "web", a, n_chars=60, n_bytes=60, lang="fr", lang_score=0.95,
+                    language_reason="language:not_kept", drop_reason="language:not_kept"))
     rej.append(_doc("l1", "forum", b, n_chars=70, n_bytes=70, lang="en", lang_score=0.3, language_reason=l1_reason,
                     drop_reason=l1_reason))
-    for d, src, f, words, cluster in (("n0", "web", a, 50, "c2"), ("n1", "web", a, 60, "c2"), ("n2", "forum", b, 70, "c2"),
-                                      ("n3", "forum", b, 80, "c3")):
-        rej.append(_doc(d, src, f, n_chars=500, n_bytes=500, lang="en", lang_score=0.9, q_words=words, q_symbol_ratio=0.0,
-                        quality_reason="quality:gopher_short_doc" if d == "n0" else None, dup_cluster_id=cluster,
-                        dup_cluster_size=4 if cluster == "c2" else 2, dup_giant_cluster=False,
+    for d, src, f, words, cluster in (("n0", "web", a, 50, "c2"), ("n1", "web", a, 60, "c2"),
+                                      ("n2", "forum", b, 70, "c2"), ("n3", "forum", b, 80, "c3")):
+        rej.append(_doc(d, src, f, n_chars=500, n_bytes=500, lang="en", lang_score=0.9, q_words=words,
+                        q_symbol_ratio=0.0, quality_reason="quality:gopher_short_doc" if d == "n0" else None,
+                        dup_cluster_id=cluster, dup_cluster_size=4 if cluster == "c2" else 2, dup_giant_cluster=False,
                         near_dedup_reason="near_dedup:duplicate", drop_reason="near_dedup:duplicate"))
-    rej.append(_doc("p0", "forum", b, n_chars=800, n_bytes=800, lang="de", lang_score=0.9, q_words=90, q_symbol_ratio=0.0,
-                    dup_cluster_id="p0", dup_cluster_size=1, dup_giant_cluster=False,
+    rej.append(_doc("p0", "forum", b, n_chars=800, n_bytes=800, lang="de", lang_score=0.9, q_words=90,
+                    q_symbol_ratio=0.0, dup_cluster_id="p0", dup_cluster_size=1, dup_giant_cluster=False,
                     pii_counts=[("EMAIL_ADDRESS", 5), ("PERSON", 20)], pii_residual_counts=[("EMAIL_ADDRESS", 1)],
                     pii_density=0.5, pii_reason="pii:too_much_pii", drop_reason="pii:too_much_pii"))
     quarantine = [
@@ -119,7 +122,8 @@ def _plant(root: Path, variant: str = "current") -> Path:
         dict(source="forum", source_file=b, source_offset=5, offset_unit="byte", reason="ingest:invalid_utf8",
              detail=None, raw_sha256="2" * 64, raw_bytes=14, raw_prefix=f"{SECRET_NAME} {SECRET_PHONE}"),
     ]
-    for name, rows, schema in (("curated", curated, SCHEMA), ("rejected", rej, SCHEMA.append(pa.field("drop_reason", pa.string()))),
+    for name, rows, schema in (("curated", curated, SCHEMA),
+                               ("rejected", rej, SCHEMA.append(pa.field(DROP_REASON, pa.string()))),
                                ("quarantine", quarantine, QSCHEMA)):
         (out / name).mkdir(parents=True)
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / name / "part-00000.parquet")
@@ -146,7 +150,7 @@ def _plant(root: Path, variant: str = "current") -> Path:
                        "max_dup_cluster_share": 0.5, "signals": [{"signal": "q_words", "stat": "mean", "min": 150}]}
     rejected_by_reason: dict[str, int] = {}
     for r in rej:
-        rejected_by_reason[r["drop_reason"]] = rejected_by_reason.get(r["drop_reason"], 0) + 1
+        rejected_by_reason[r[DROP_REASON]] = rejected_by_reason.get(r[DROP_REASON], 0) + 1
     inputs = [
         InputFileRecord(path=a, rel_path="a.jsonl", source="web", format="jsonl", compression=None, bytes=1234,
                         sha256="b" * 64, records=13, curated=6, rejected=5, quarantined=2),
@@ -162,8 +166,8 @@ def _plant(root: Path, variant: str = "current") -> Path:
         inputs=inputs,
         counts=Counts(records=23, curated=10, rejected=10, quarantined=3, curated_bytes=14500,
                       rejected_by_reason=rejected_by_reason,
-                      quarantined_by_reason={"ingest:invalid_utf8": 1, "ingest:malformed_json": 2}, skipped_by_reason={},
-                      by_source={}),
+                      quarantined_by_reason={"ingest:invalid_utf8": 1, "ingest:malformed_json": 2},
+                      skipped_by_reason={}, by_source={}),
         stages=[{"name": n, "mode": m, "seconds": 1.0} for n, m in (
             ("exact_dedup", "drop"), ("language", "drop"), ("quality", "tag"), ("near_dedup", "drop"), ("pii", "drop"),
             ("bias", "drop"), ("tokenize", "write"))],
@@ -223,7 +227,8 @@ def test_examples_are_scrubbed_and_deterministic(planted):
         "near_dedup:duplicate": ["n0", "n1", "n2"], "pii:too_much_pii": ["p0"]}
     assert r.examples["exact_dedup:duplicate"][0].text == "Please call [X] [X] on [id] today."
     q = r.quarantine_examples
-    assert [(e.file, e.offset, e.shape) for e in q["ingest:malformed_json"]] == [("a.jsonl", 10, SHAPE), ("a.jsonl", 20, SHAPE)]
+    assert [(e.file, e.offset, e.shape) for e in q["ingest:malformed_json"]] == [("a.jsonl", 10, SHAPE),
+                                                                                 ("a.jsonl", 20, SHAPE)]
     assert q["ingest:invalid_utf8"][0].shape == "[X] [X] [id]"
 
 
@@ -368,7 +373,8 @@ def test_a_run_with_no_stage_and_nothing_removed(spark, tmp_path):
         "n_chars", "n_bytes", "truncated")])
     f = str(tmp_path / "in" / "x.txt")
     rows = [_doc(f"d{i}", "x", f, n_chars=10 * (i + 1), n_bytes=10 * (i + 1)) for i in range(3)]
-    for name, data, schema in (("curated", rows, doc_schema), ("rejected", [], doc_schema.append(pa.field("drop_reason", pa.string()))),
+    for name, data, schema in (("curated", rows, doc_schema),
+                               ("rejected", [], doc_schema.append(pa.field(DROP_REASON, pa.string()))),
                                ("quarantine", [], QSCHEMA)):
         (out / name).mkdir(parents=True)
         pq.write_table(pa.Table.from_pylist([{k: r[k] for k in schema.names} for r in data], schema=schema),

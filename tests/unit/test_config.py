@@ -3,8 +3,14 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.stages.base import StageConfigError
+from pipelines.stages.registry import (
+    STAGE_ORDER,
+    TERMINAL_STAGES,
+    check_enabled_stages_built,
+    load_stage_class,
+)
 from schemas.config import STAGE_SECTIONS, ConfigError, load_config, validate_config
-from pipelines.stages.registry import NotBuiltError, STAGE_ORDER, check_enabled_stages_built
 
 PRESETS = Path(__file__).resolve().parents[2] / "pipelines" / "presets"
 
@@ -76,25 +82,24 @@ def test_config_is_frozen():
         cfg.ingest.text_field = "x"
 
 
-def test_enabling_an_unbuilt_stage_fails_with_a_clear_message(monkeypatch):
-    """A registry entry of None (a stage planned but not built) must fail loudly when enabled."""
+def test_an_enabled_stage_that_cannot_be_imported_fails_on_the_driver(monkeypatch):
+    """check_enabled_stages_built imports every enabled stage: a broken one fails before data moves."""
     from pipelines.stages import registry
 
-    order = [(name, None if name == "bias" else spec) for name, spec in registry.STAGE_ORDER]
+    order = [(n, "pipelines.stages.no_such_module:BiasStage" if n == "bias" else spec)
+             for n, spec in registry.STAGE_ORDER]
     monkeypatch.setattr(registry, "STAGE_ORDER", order)
-    check_enabled_stages_built(validate_config({"bias": {"enabled": False}}))  # disabled: fine
-    with pytest.raises(NotBuiltError) as e:
+    check_enabled_stages_built(validate_config({"bias": {"enabled": False}}))  # disabled: not imported
+    with pytest.raises(StageConfigError) as e:
         check_enabled_stages_built(validate_config({"bias": {"enabled": True}}))
-    assert "not built yet" in str(e.value) and "bias.enabled" in str(e.value)
+    assert "no_such_module" in str(e.value) and "bias.enabled" in str(e.value)
 
 
 def test_every_registered_stage_is_importable_and_named_after_its_section():
-    for name, spec in STAGE_ORDER:
-        assert spec is not None, f"{name} is registered but not built"
-        from pipelines.stages.registry import load_stage_class
-
-        cls = load_stage_class(name)
-        assert cls.name == name
+    for name in [*(n for n, _ in STAGE_ORDER), *TERMINAL_STAGES]:
+        assert load_stage_class(name).name == name
+    with pytest.raises(KeyError):
+        load_stage_class("no_such_stage")
 
 
 def test_missing_config_file_lists_presets():

@@ -38,7 +38,8 @@ def _windows(batches):
 def _run(folder, world, workers, shuffle, seed=0, batch=2, epochs=1, buffer=8):
     out = {}
     for rank in range(world):
-        ds = ShardDataset(folder, SEQ, batch, rank=rank, world_size=world, seed=seed, shuffle=shuffle, shuffle_buffer=buffer)
+        ds = ShardDataset(folder, SEQ, batch, rank=rank, world_size=world, seed=seed, shuffle=shuffle,
+                          shuffle_buffer=buffer)
         loader = ShardLoader(ds, num_workers=workers, epochs=epochs)
         steps = loader.steps_per_epoch()
         out[rank] = (list(loader), steps)

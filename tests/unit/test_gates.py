@@ -17,7 +17,8 @@ def _accounting(balanced=True):
 
 def _basis(**kw):
     base = dict(records=100, keep_rate=0.8, quarantine_rate=0.05,
-                removal_rates={"quality:gopher_short_doc": 0.1, "exact_dedup:duplicate": 0.05, "ingest:malformed_json": 0.05},
+                removal_rates={"quality:gopher_short_doc": 0.1, "exact_dedup:duplicate": 0.05,
+                               "ingest:malformed_json": 0.05},
                 language_mix={"en": 0.75, "de": 0.25}, source_mix={"web": 1.0}, signal_means={"q_words": 300.0})
     base.update(kw)
     return DriftBasis(**base)

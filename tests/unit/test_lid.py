@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import pipelines.text.lid as lid_mod
-from pipelines.text.langcodes import label_script, normalize_label, strip_prefix
+from schemas.langcodes import label_script, normalize_label, strip_prefix
 from pipelines.text.lid import (
     LanguageIdentifier,
     LanguagePolicy,

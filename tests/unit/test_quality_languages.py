@@ -12,9 +12,12 @@ from schemas.config.quality import QUALITY_RULES, RULE_NAMES, QualitySection
 ZH = """我们的城市在河边，每天早上都有很多人在公园里散步。春天的时候，路边的花开得特别漂亮，孩子们喜欢在草地上跑来跑去。
 周末我常常和朋友一起去图书馆看书，然后在附近的小饭馆吃午饭。那里的面条很好吃，价格也不贵。
 晚上天气凉快的时候，老人们会在广场上跳舞，年轻人则坐在长椅上聊天。"""
-JA = """私の町には小さな川が流れていて、朝になると多くの人が川沿いを散歩します。春には桜が咲き、週末になると家族連れがお弁当を持って集まります。
-駅の近くには古い本屋があり、店主のおじいさんはいつも笑顔で迎えてくれます。
-夜になると商店街の明かりがともり、仕事帰りの人たちが夕食の買い物をしています。"""
+JA = (
+    "私の町には小さな川が流れていて、朝になると多くの人が川沿いを散歩します。"
+    "春には桜が咲き、週末になると家族連れがお弁当を持って集まります。\n"
+    "駅の近くには古い本屋があり、店主のおじいさんはいつも笑顔で迎えてくれます。\n"
+    "夜になると商店街の明かりがともり、仕事帰りの人たちが夕食の買い物をしています。"
+)
 TH = """เมืองของเราอยู่ริมแม่น้ำ ทุกเช้ามีคนจำนวนมากมาเดินเล่นในสวนสาธารณะ ในฤดูฝนต้นไม้ทุกต้นเป็นสีเขียวสดใส
 วันหยุดสุดสัปดาห์ฉันมักจะไปห้องสมุดกับเพื่อน แล้วไปกินข้าวกลางวันที่ร้านอาหารเล็กๆ ใกล้ตลาด
 ตอนเย็นอากาศเย็นสบาย ผู้สูงอายุออกมาออกกำลังกายที่ลานกว้าง ส่วนเด็กๆ วิ่งเล่นกันอย่างสนุกสนาน"""
@@ -112,7 +115,9 @@ def test_config_thresholds():
 
 
 def test_config_round_trips_through_json_and_set():
-    cfg = load_config(None, ["quality.enabled=true", "quality.gopher_short_doc=off", "quality.languages.ja.gopher_short_doc=200"])
+    cfg = load_config(
+        None, ["quality.enabled=true", "quality.gopher_short_doc=off", "quality.languages.ja.gopher_short_doc=200"]
+    )
     q = cfg.quality
     assert q.gopher_short_doc is False and q.rules_for("ja")["gopher_short_doc"] == 200.0
     again = QualitySection.model_validate(q.model_dump(mode="json"))

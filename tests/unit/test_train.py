@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import train.trainer as trainer_module
-from storage.shards import ShardWriter
 from pipelines.text.tokenize import EOS_TOKEN, encode_documents, load_tokenizer
+from storage.shards import ShardWriter
 from tests.conftest import REPO_ROOT
 from train.checkpoint import latest_checkpoint, load_checkpoint
 from train.sampling import load_sampler
@@ -58,7 +58,8 @@ def corpus(tmp_path_factory):
     docs = _docs(360)
     curated = root / "curated"
     curated.mkdir()
-    table = pa.table({"doc_id": [f"{i:06d}" for i in range(len(docs))], "text": docs, "source": ["synthetic"] * len(docs)})
+    table = pa.table({"doc_id": [f"{i:06d}" for i in range(len(docs))], "text": docs,
+                      "source": ["synthetic"] * len(docs)})
     pq.write_table(table.slice(0, 200), curated / "part-0.parquet")
     pq.write_table(table.slice(200), curated / "part-1.parquet")
     tok_path = root / "tok.json"
@@ -69,7 +70,8 @@ def corpus(tmp_path_factory):
     offsets, values = encode_documents(tok, docs, eos_id=eos)
     shards = root / "shards"
     with ShardWriter(shards, vocab_size=tok.vocab_size, tokenizer_sha256=tok.sha256, eos_id=eos, eos_appended=True,
-                     dataset_version="mini-1", target_shard_bytes=6000, row_group_bytes=1500, tokenizer_file=tok_path) as w:
+                     dataset_version="mini-1", target_shard_bytes=6000, row_group_bytes=1500,
+                     tokenizer_file=tok_path) as w:
         for i, _ in enumerate(docs):
             w.write_document(f"{i:06d}", values[offsets[i]:offsets[i + 1]], "synthetic", "en")
     assert len(w.index.shards) >= 4 and len({s.tokens for s in w.index.shards}) > 1  # uneven
@@ -110,7 +112,8 @@ def test_thirty_steps_loss_falls_then_resume_and_sample(corpus, tmp_path):
     assert all({"lr", "tokens_per_s", "data_wait"} <= r.keys() for r in rows if "loss" in r)
     evals = [r for r in rows if "eval_loss" in r]
     assert [r["step"] for r in evals] == [15, 30] and evals[-1]["eval_loss"] < evals[0]["eval_loss"] + 0.5
-    assert abs(evals[-1]["perplexity"] - torch.tensor(evals[-1]["eval_loss"]).exp().item()) < 1e-2 * evals[-1]["perplexity"]
+    perplexity = evals[-1]["perplexity"]
+    assert abs(perplexity - torch.tensor(evals[-1]["eval_loss"]).exp().item()) < 1e-2 * perplexity
     assert summary["checkpoint"].endswith("ckpt-00000030.pt")
 
     # without --resume an existing run is never overwritten
@@ -156,7 +159,8 @@ def test_checkpoint_loads_with_weights_only(corpus, tmp_path):
     path = latest_checkpoint(out)
     assert path.name == "ckpt-00000002.pt" and not (out / "ckpt-00000001.pt").exists()
     data = torch.load(path, weights_only=True)  # raises if anything but tensors and plain data is inside
-    assert data["model_config"]["vocab_size"] == load_tokenizer(corpus["tok"]).vocab_size and isinstance(data["tokenizer_json"], str)
+    assert data["model_config"]["vocab_size"] == load_tokenizer(corpus["tok"]).vocab_size
+    assert isinstance(data["tokenizer_json"], str)
 
 
 def test_ddp_two_processes_gloo(corpus, tmp_path):

@@ -108,3 +108,6 @@ def label_script(label: str) -> Optional[str]:
 def strip_prefix(label: str) -> str:
     """The label without fastText's ``__label__`` prefix (what the ``lang_label`` column stores)."""
     return label[len(LABEL_PREFIX):] if label.startswith(LABEL_PREFIX) else label
+
+
+__all__ = ["ISO3_TO_ISO1", "LABEL_PREFIX", "MACRO_TO_ISO1", "label_script", "normalize_label", "strip_prefix"]
