@@ -65,6 +65,7 @@ def main(argv=None) -> int:
 
     from pipelines.runner import run_pipeline
     from pipelines.runtime import build_spark_session, resolve_jit
+    from quality.report import write_report
     from schemas.config import load_config
 
     # Only ingest + normalize + exact dedup: every other stage is switched off.
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
         with PeakMemory() as mem:
             cpu0 = tree_cpu_seconds(os.getpid())
             t0 = time.perf_counter()
-            res = run_pipeline(cfg, inputs, str(out), spark=spark)
+            res = run_pipeline(cfg, inputs, str(out), spark=spark, report_writer=write_report)
             wall = time.perf_counter() - t0
             cpu = tree_cpu_seconds(os.getpid()) - cpu0
         c = res.manifest.counts

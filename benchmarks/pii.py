@@ -144,8 +144,8 @@ def run_spacy(texts: list[str], model: str, batch_size: int) -> tuple[list, list
 
 def run_ours(texts: list[str], entities: list[str], ner: bool, model: str, threshold: float, batch_size: int):
     """corpusforge's PiiScrubber (the code the Spark stage runs), over the texts in Arrow-sized batches."""
-    from schemas.config.pii import PiiSection
     from pipelines.text.pii import PiiScrubber
+    from schemas.config.pii import PiiSection
 
     section = PiiSection(
         enabled=True, entities=entities, ner=ner, spacy_model=model, score_threshold=threshold,

@@ -9,7 +9,8 @@ from typing import Callable, Optional, Sequence
 def submit_main(prog: str, description: str, add_arguments: Callable[[argparse.ArgumentParser], None],
                 execute: Callable[[argparse.Namespace], int], argv: Optional[Sequence[str]] = None) -> int:
     """Parse the command's arguments (plus ``--log-level``), set up logging and run it."""
-    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)

@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own ``jobs/cmd_*.py`` module that defines ``register(subparsers)``; the
 module adds a parser and sets ``func`` (a callable taking the parsed args and returning an exit code).
-Entry points hold wiring only: the logic is in ``pipelines``, ``quality`` and ``train``.
+Entry points hold wiring only: the logic is in ``pipelines``, ``quality`` and ``train``. Exit codes
+(``jobs/exitcodes.py``): 0 ok, 1 failed, 2 usage or configuration error, 3 quality gates failed.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import importlib
 import logging
 import sys
 from typing import Optional, Sequence
+
+from jobs.exitcodes import EXIT_OK
 
 #: Sub-command modules, in the order they are listed in ``--help``.
 COMMAND_MODULES = [
@@ -26,12 +29,6 @@ COMMAND_MODULES = [
     "jobs.cmd_takedown",
     "jobs.cmd_hash_text",
 ]
-
-#: Exit codes shared by every command (documented in the README).
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_GATES_FAILED = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.func(args) or 0)
+    return int(args.func(args) or EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

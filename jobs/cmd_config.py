@@ -5,14 +5,14 @@ import argparse
 import sys
 
 import yaml
+from pydantic import BaseModel
+
+from jobs.exitcodes import EXIT_OK, EXIT_USAGE
+from schemas.config import ConfigError, PipelineConfig, load_config
 
 
 def render_reference() -> str:
     """The configuration reference (Markdown), generated from the pydantic models themselves."""
-    from pydantic import BaseModel
-
-    from schemas.config import PipelineConfig
-
     lines = [
         "# Configuration reference",
         "",
@@ -53,19 +53,17 @@ def render_reference() -> str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from schemas.config import ConfigError, load_config
-
     if args.action == "reference":
         sys.stdout.write(render_reference())
-        return 0
+        return EXIT_OK
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:
         print(f"corpusforge config: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     sys.stdout.write(f"# sha256: {cfg.sha256()}\n")
     sys.stdout.write(yaml.safe_dump(cfg.resolved_dict(), sort_keys=False))
-    return 0
+    return EXIT_OK
 
 
 def register(sub) -> None:

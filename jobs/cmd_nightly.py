@@ -6,6 +6,14 @@ import json
 import logging
 import sys
 
+from jobs.exitcodes import EXIT_FAILED, EXIT_GATES_FAILED, EXIT_OK, EXIT_USAGE
+from pipelines.nightly import NightlyError, run_nightly
+from pipelines.runner import RunError
+from pipelines.stages.base import StageConfigError
+from pipelines.store import StoreError
+from quality.report import write_report
+from schemas.config import ConfigError, load_config
+
 log = logging.getLogger(__name__)
 
 HELP = "process a date partition (and earlier pending ones), gate and publish a dataset version"
@@ -38,12 +46,6 @@ def add_nightly_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from pipelines.nightly import NightlyError, run_nightly
-    from pipelines.runner import RunError
-    from pipelines.stages.base import StageConfigError
-    from pipelines.store import StoreError
-    from schemas.config import ConfigError, load_config
-
     overrides = list(args.overrides)
     if args.master:
         overrides.append(f"spark.master={args.master}")
@@ -51,20 +53,22 @@ def execute(args: argparse.Namespace) -> int:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
         print(f"corpusforge nightly: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
-        result = run_nightly(config, args.raw, args.date, args.store, backfill=not args.no_backfill)
+        result = run_nightly(config, args.raw, args.date, args.store, backfill=not args.no_backfill,
+                             report_writer=write_report)
     except (NightlyError, StageConfigError, FileNotFoundError) as exc:
         print(f"corpusforge nightly: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, StageConfigError) else 1
+        return EXIT_USAGE if isinstance(exc, StageConfigError) else EXIT_FAILED
     except (RunError, StoreError) as exc:
         print(f"corpusforge nightly: failed: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
-    return 3 if result.status == "gated" else 0
+    return EXIT_GATES_FAILED if result.status == "gated" else EXIT_OK
 
 
 def register(sub) -> None:
-    p = sub.add_parser("nightly", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("nightly", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_nightly_arguments(p)
     p.set_defaults(func=execute)

@@ -7,6 +7,14 @@ import logging
 import sys
 from pathlib import Path
 
+from jobs.exitcodes import EXIT_FAILED, EXIT_GATES_FAILED, EXIT_OK, EXIT_USAGE
+from pipelines.runtime import build_spark_session
+from quality.gates import gates_from_config
+from quality.metrics import read_manifest
+from quality.report import write_report
+from schemas.config import ConfigError, apply_overrides, load_config
+from schemas.config.gates import GatesSection
+
 log = logging.getLogger(__name__)
 
 HELP = "write a run's data-quality report (report.json + report.html) and check its quality gates"
@@ -28,11 +36,6 @@ examples:
 
 def _load_gates(args: argparse.Namespace, run_dir: Path):
     """The gates section to check: from --config or run.json, with --set gates.* overrides applied."""
-    from quality.gates import gates_from_config
-    from quality.metrics import read_manifest
-    from schemas.config import ConfigError, apply_overrides, load_config
-    from schemas.config.gates import GatesSection
-
     if args.config:
         cfg = load_config(args.config).model_dump(mode="json")
         if "gates" not in cfg:
@@ -57,37 +60,32 @@ def _load_gates(args: argparse.Namespace, run_dir: Path):
 
 
 def execute(args: argparse.Namespace) -> int:
-    from quality.report import write_report
-    from schemas.config import ConfigError
-
     run_dir = Path(args.output)
     if args.examples < 0:
         print("corpusforge report: --examples must be 0 or more", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if not (run_dir / "run.json").is_file():
         print(f"corpusforge report: {run_dir} is not a finished corpusforge run (no run.json); point at the "
               f"--output directory of a run", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.previous and not (Path(args.previous) / "run.json").is_file():
         print(f"corpusforge report: --previous {args.previous} is not a finished corpusforge run (no run.json)",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         gates = _load_gates(args, run_dir)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"corpusforge report: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     spark = None
     if args.master:
-        from pipelines.runtime import build_spark_session
-
         spark = build_spark_session(app_name="corpusforge-report", master=args.master, ui=False)
     try:
         result = write_report(run_dir, spark=spark, previous=Path(args.previous) if args.previous else None,
                               gates=gates, examples_per_reason=args.examples)
     except (FileNotFoundError, ValueError) as exc:
         print(f"corpusforge report: failed: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     r = result.report
     summary = {
         "run_id": r.run.run_id,
@@ -105,16 +103,15 @@ def execute(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary, indent=2))
     if not result.gates_passed:
-        from jobs.cli import EXIT_GATES_FAILED
-
         print(f"corpusforge report: quality gates failed: {', '.join(v.gate for v in result.failed_gates)}",
               file=sys.stderr)
         return EXIT_GATES_FAILED
-    return 0
+    return EXIT_OK
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("report", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("output", metavar="OUT", help="the run directory (the --output of `corpusforge run`)")
     p.add_argument("--previous", metavar="OUT_PREV", default=None, help="an earlier run to measure drift against")
     p.add_argument("--config", metavar="FILE", default=None,

@@ -6,6 +6,12 @@ import json
 import logging
 import sys
 
+from jobs.exitcodes import EXIT_FAILED, EXIT_GATES_FAILED, EXIT_OK, EXIT_USAGE
+from pipelines.runner import run_pipeline
+from pipelines.stages.base import StageConfigError
+from quality.report import write_report
+from schemas.config import ConfigError, load_config
+
 log = logging.getLogger(__name__)
 
 HELP = "run the pipeline over input files and write a run directory"
@@ -44,10 +50,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from pipelines.runner import run_pipeline
-    from pipelines.stages.base import StageConfigError
-    from schemas.config import ConfigError, load_config
-
     overrides = list(args.overrides)
     if args.master:
         overrides.append(f"spark.master={args.master}")
@@ -55,14 +57,15 @@ def execute(args: argparse.Namespace) -> int:
         overrides.append(f"near_dedup.index_path={args.dedup_index}")
     try:
         config = load_config(args.config, overrides)
-        result = run_pipeline(config, args.input, args.output, run_id=args.run_id, previous=args.previous)
+        result = run_pipeline(config, args.input, args.output, run_id=args.run_id, previous=args.previous,
+                              report_writer=write_report)
     except (ConfigError, StageConfigError, FileNotFoundError) as exc:
         print(f"corpusforge run: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except RuntimeError as exc:  # RunError, the giant-cluster guard, Spark job failures: nothing committed
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"corpusforge run: failed, nothing was committed: {first}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     c = result.manifest.counts
     summary = {
         "output": str(result.output),
@@ -83,11 +86,12 @@ def execute(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if not result.gates_passed:
         print("corpusforge run: quality gates failed: " + ", ".join(failed) + " (see the report)", file=sys.stderr)
-        return 3
-    return 0
+        return EXIT_GATES_FAILED
+    return EXIT_OK
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("run", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(p)
     p.set_defaults(func=execute)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from jobs.exitcodes import EXIT_FAILED, EXIT_OK
+
 log = logging.getLogger(__name__)
 
 
@@ -22,16 +24,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: train imports torch (seconds), which only the sample command needs
     from train.sampling import load_sampler
 
     try:
         sampler = load_sampler(args.checkpoint, args.tokenizer, args.device)
     except (FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
-        return 1
+        return EXIT_FAILED
     for i in range(args.num_samples):
         text = sampler.generate(args.prompt, args.max_new_tokens, args.temperature, args.top_k, seed=args.seed + i)
         print(args.prompt + text)
         if i + 1 < args.num_samples:
             print("---")
-    return 0
+    return EXIT_OK

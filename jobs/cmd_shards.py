@@ -5,6 +5,10 @@ import argparse
 import json
 import logging
 
+from jobs.exitcodes import EXIT_FAILED, EXIT_OK
+from storage.files import file_sha256
+from storage.shards import ShardError, verify_shards
+
 log = logging.getLogger(__name__)
 
 
@@ -22,15 +26,12 @@ def register(subparsers) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from storage.shards import ShardError, verify_shards
-    from pipelines.text.tokenize import file_sha256
-
     try:
         expected = file_sha256(args.tokenizer) if args.tokenizer else None
         report = verify_shards(args.dir, expected_tokenizer_sha256=expected, level=args.level)
     except (OSError, ShardError) as exc:
         log.error("%s", exc)
-        return 1
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     elif report.ok:
@@ -41,4 +42,4 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"FAILED {report.folder}: {len(report.problems)} problem(s)")
         for p in report.problems:
             print(f"  {p}")
-    return 0 if report.ok else 1
+    return EXIT_OK if report.ok else EXIT_FAILED

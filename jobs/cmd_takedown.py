@@ -6,6 +6,11 @@ import json
 import logging
 import sys
 
+from jobs.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from pipelines.runtime import build_spark_session
+from pipelines.store import DatasetStore, StoreError
+from pipelines.takedown import TakedownError, apply_takedowns, load_requests
+
 log = logging.getLogger(__name__)
 
 HELP = "apply erasure requests (JSON lines) to the published data and to every future run"
@@ -27,31 +32,28 @@ example:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from pipelines.runtime import build_spark_session
-    from pipelines.store import DatasetStore, StoreError
-    from pipelines.takedown import TakedownError, apply_takedowns, load_requests
-
     try:
         load_requests(args.requests)  # validate before starting Spark
     except TakedownError as exc:
         print(f"corpusforge takedown: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     spark = build_spark_session(app_name="corpusforge-takedown", master=args.master or "local[*]",
                                 driver_memory=args.driver_memory)
     try:
         proof = apply_takedowns(spark, DatasetStore(args.store), args.requests)
     except TakedownError as exc:
         print(f"corpusforge takedown: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except StoreError as exc:
         print(f"corpusforge takedown: failed: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(json.dumps(proof, indent=2, sort_keys=True))
-    return 0
+    return EXIT_OK
 
 
 def register(sub) -> None:
-    p = sub.add_parser("takedown", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("takedown", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, metavar="STORE", help="the dataset store")
     p.add_argument("--requests", required=True, metavar="FILE", help="JSON lines of requests")
     p.add_argument("--master", default=None, help="Spark master for embedded mode (default local[*])")

@@ -7,6 +7,12 @@ import json
 import logging
 from pathlib import Path
 
+import pyarrow.dataset as ds
+import xxhash
+
+from jobs.exitcodes import EXIT_FAILED, EXIT_OK
+from pipelines.text.tokenize import TokenizerError, iter_sample_texts, save_tokenizer, train_bpe_tokenizer
+
 log = logging.getLogger(__name__)
 
 
@@ -33,9 +39,6 @@ def _sample_texts(inputs: list[str], column: str, k: int, seed: int) -> list[str
     Bottom-k by hash is a uniform sample that does not depend on file order or partitioning, in bounded
     memory (a heap of k entries).
     """
-    import pyarrow.dataset as ds
-    import xxhash
-
     paths = []
     for item in inputs:
         p = Path(item)
@@ -67,8 +70,6 @@ def _sample_texts(inputs: list[str], column: str, k: int, seed: int) -> list[str
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from pipelines.text.tokenize import TokenizerError, iter_sample_texts, save_tokenizer, train_bpe_tokenizer
-
     try:
         texts = _sample_texts(args.input, args.text_column, args.sample_docs, args.seed)
         if not texts:
@@ -77,7 +78,7 @@ def run_train(args: argparse.Namespace) -> int:
         sha = save_tokenizer(tok, args.output)
     except (FileNotFoundError, ValueError, TokenizerError) as exc:
         log.error("%s", exc)
-        return 1
+        return EXIT_FAILED
     print(json.dumps({"output": args.output, "sha256": sha, "vocab_size": tok.get_vocab_size(with_added_tokens=True),
                       "documents": len(texts)}, sort_keys=True))
-    return 0
+    return EXIT_OK

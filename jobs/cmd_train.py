@@ -5,11 +5,16 @@ import argparse
 import json
 import logging
 
+from pydantic import ValidationError
+
+from jobs.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from storage.shards import ShardError
+from train.cli import add_train_arguments, config_from_args
+
 log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
-    from train.cli import add_train_arguments
 
     p = subparsers.add_parser(
         "train", help="train a GPT on token shards (use 'torchrun --nproc-per-node N -m train' for DDP)"
@@ -19,19 +24,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from storage.shards import ShardError
-    from train.cli import config_from_args
-    from train.trainer import train
+    from train.trainer import train  # deferred: torch takes about a second; only this command needs it
 
     try:
         summary = train(config_from_args(args))
     except ValidationError as exc:
         log.error("invalid training options: %s", exc)
-        return 2
+        return EXIT_USAGE
     except (ShardError, FileExistsError, FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
-        return 1
+        return EXIT_FAILED
     print(json.dumps(summary, sort_keys=True))
-    return 0
+    return EXIT_OK

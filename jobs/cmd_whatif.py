@@ -14,7 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
-from jobs.cli import EXIT_OK, EXIT_USAGE
+from jobs.exitcodes import EXIT_OK, EXIT_USAGE
+from pipelines.whatif import WhatIfError, run_whatif
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ def register(subparsers) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the what-if and print or write its report."""
-    from pipelines.whatif import WhatIfError, run_whatif
-
     try:
         report = run_whatif(args.run, args.overrides, by_lang=args.by_lang)
     except WhatIfError as exc:

@@ -29,10 +29,15 @@ in ``quarantine/`` with their reason codes, and the summary counts them.
 """
 from __future__ import annotations
 
-import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
+
+from pipelines.tables import write_table
+from schemas.columns import DROP_REASON
+from schemas.config.quality import QUALITY_RULES
+from storage.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +60,6 @@ _SIGNALS: dict[tuple[str, Any], str] = {
 
 def signal_map() -> dict[str, str]:
     """``drop_reason`` -> signal column for every known reason (``"takedown:*"`` covers all kinds)."""
-    from schemas.config.quality import QUALITY_RULES
-
     out = {f"quality:{spec.name}": spec.signal for spec in QUALITY_RULES}
     for (stage, rule), column in _SIGNALS.items():
         out[f"{stage}:{rule if rule is not None else '*'}"] = column
@@ -77,10 +80,6 @@ def write_removal_ledger(spark, run_dir: Path, run_id: str) -> dict[str, Any]:
     Raises:
         FileNotFoundError: ``rejected/`` is missing (call it after the outputs are written).
     """
-    from pyspark.sql import functions as F
-
-    from pipelines.runner import write_table
-
     run_dir = Path(run_dir)
     rejected_dir = run_dir / "rejected"
     if not rejected_dir.is_dir():
@@ -88,21 +87,35 @@ def write_removal_ledger(spark, run_dir: Path, run_id: str) -> dict[str, Any]:
     out_dir = run_dir / LEDGER_DIR
     removals_dir = out_dir / REMOVALS_DIR
     if out_dir.exists():
-        import shutil
-
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
 
-    rej = spark.read.parquet(str(rejected_dir))
+    rows = _ledger_rows(spark.read.parquet(str(rejected_dir)), run_id)
+    n_in = len([p for p in rejected_dir.glob("part-*.parquet")])
+    files = write_table(rows, removals_dir, max(1, n_in), ["doc_id"], "zstd")
+    summary = _summary(spark, run_dir, removals_dir, run_id)
+    if files != len(summary["files"]):  # pragma: no cover - write_table renames every part file
+        raise RuntimeError("removal ledger files were not all renamed; this is a bug, please report it")
+    atomic_write_json(out_dir / SUMMARY_FILE, summary)
+    log.info("removal ledger: %d documents removed (%s)", summary["documents_removed"], summary["by_stage"])
+    return summary
+
+
+def _ledger_rows(rej, run_id: str):
+    """The ledger's rows (:data:`LEDGER_COLUMNS`) of the rejected documents ``rej``."""
+    # deferred: pyspark loads only when a run starts (the CLI imports the runner for every command)
+    from pyspark.sql import functions as F
+
     cols = set(rej.columns)
-    stage = F.split(F.col("drop_reason"), ":", 2).getItem(0)
-    rule = F.split(F.col("drop_reason"), ":", 2).getItem(1)
+    reason_col = F.col(DROP_REASON)
+    stage = F.split(reason_col, ":", 2).getItem(0)
+    rule = F.split(reason_col, ":", 2).getItem(1)
     signal_expr = None
     value_expr = None
     for reason, column in sorted(signal_map().items()):
         if column not in cols:
             continue
-        cond = stage == reason[:-2] if reason.endswith(":*") else F.col("drop_reason") == reason
+        cond = stage == reason[:-2] if reason.endswith(":*") else reason_col == reason
         signal_expr = (F.when(cond, F.lit(column)) if signal_expr is None else signal_expr.when(cond, F.lit(column)))
         value_expr = (F.when(cond, F.col(column).cast("string")) if value_expr is None
                       else value_expr.when(cond, F.col(column).cast("string")))
@@ -111,7 +124,7 @@ def write_removal_ledger(spark, run_dir: Path, run_id: str) -> dict[str, Any]:
     signal_expr = F.when(errors, null) if signal_expr is None else F.when(errors, null).otherwise(signal_expr)
     value_expr = F.when(errors, null) if value_expr is None else F.when(errors, null).otherwise(value_expr)
     source = F.col("source") if "source" in cols else null
-    rows = rej.select(
+    return rej.select(
         F.col("doc_id").cast("string").alias("doc_id"),
         F.lit(run_id).alias("run_id"),
         source.cast("string").alias("source"),
@@ -120,11 +133,13 @@ def write_removal_ledger(spark, run_dir: Path, run_id: str) -> dict[str, Any]:
         signal_expr.alias("signal"),
         value_expr.alias("value"),
     )
-    n_in = len([p for p in rejected_dir.glob("part-*.parquet")])
-    files = write_table(rows, removals_dir, max(1, n_in), ["doc_id"], "zstd")
 
+
+def _summary(spark, run_dir: Path, removals_dir: Path, run_id: str) -> dict[str, Any]:
+    """Counts by stage and reason of the written ledger, quarantined records and the ledger's files."""
     written = spark.read.parquet(str(removals_dir))
-    by_reason = {f"{r['stage']}:{r['rule']}": int(r["count"]) for r in written.groupBy("stage", "rule").count().collect()}
+    counted = written.groupBy("stage", "rule").count().collect()
+    by_reason = {f"{r['stage']}:{r['rule']}": int(r["count"]) for r in counted}
     by_stage: dict[str, int] = {}
     for reason, n in by_reason.items():
         by_stage[reason.split(":", 1)[0]] = by_stage.get(reason.split(":", 1)[0], 0) + n
@@ -132,7 +147,7 @@ def write_removal_ledger(spark, run_dir: Path, run_id: str) -> dict[str, Any]:
     qdir = run_dir / "quarantine"
     if qdir.is_dir():
         quarantined = spark.read.parquet(str(qdir)).count()
-    summary = {
+    return {
         "ledger_version": LEDGER_VERSION,
         "run_id": run_id,
         "columns": list(LEDGER_COLUMNS),
@@ -142,11 +157,6 @@ def write_removal_ledger(spark, run_dir: Path, run_id: str) -> dict[str, Any]:
         "quarantined_records": quarantined,
         "files": sorted(p.name for p in removals_dir.glob("part-*.parquet")),
     }
-    if files != len(summary["files"]):  # pragma: no cover - write_table renames every part file
-        raise RuntimeError("removal ledger files were not all renamed; this is a bug, please report it")
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    log.info("removal ledger: %d documents removed (%s)", summary["documents_removed"], summary["by_stage"])
-    return summary
 
 
 __all__ = ["LEDGER_COLUMNS", "LEDGER_DIR", "signal_map", "write_removal_ledger"]

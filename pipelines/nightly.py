@@ -2,9 +2,10 @@
 
 ``run_nightly(config, raw_root, date, store)`` does, under the store lock:
 
-1. **Recover** what an interrupted run left (staging folders, half-built or unpublished versions, a
-   stale near-dedup index lock) and **repair** the post-publish steps of the published versions (the
-   processed-input ledger and the near-dedup index commit are both idempotent).
+1. **Recover** what an interrupted run left (staging folders, half-built or unpublished versions) and
+   **repair** the post-publish steps of the published versions (the processed-input ledger and the
+   near-dedup index commit are both idempotent). The store and index locks are ``flock`` locks: a
+   killed run leaves none behind.
 2. **Plan**: the raw partitions ``RAW/date=YYYY-MM-DD/`` up to ``date`` whose files are not all in the
    processed-input ledger (by path relative to RAW and sha256; a file whose size and mtime match its
    ledger entry is not re-hashed). The requested date must exist. A partition that was processed and
@@ -35,14 +36,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from pipelines.store import (
-    DatasetStore,
-    atomic_write_json,
-    check_compatible_index,
-    entries_of,
-    run_entries,
-    sha256_file,
-)
+from pipelines.runner import ReportWriter, run_pipeline
+from pipelines.runtime import build_spark_session, resolve_jit
+from pipelines.stages import near_dedup_index as dedup_index
+from pipelines.store import DatasetStore, check_compatible_index, entries_of, run_entries
+from pipelines.takedown import enforce_on_run
+from storage.files import atomic_write_json, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +150,7 @@ def plan_partitions(store: DatasetStore, raw_root: Path, date: str, backfill: bo
             if entry and entry.get("bytes") == f["bytes"] and entry.get("mtime_ns") == f["mtime_ns"]:
                 f["sha256"] = entry["sha256"]
             else:
-                f["sha256"] = sha256_file(f["abs"])
+                f["sha256"] = file_sha256(f["abs"])
             done += bool(entry and entry["sha256"] == f["sha256"])
         if done == len(files):
             continue
@@ -180,10 +179,6 @@ def repair_published(store: DatasetStore) -> dict[str, int]:
     Records the inputs of the runs each version added in the processed-input ledger and commits their
     near-dedup index deltas. A run killed between switching CURRENT and these steps is completed here.
     """
-    from pipelines.stages import near_dedup_index as dedup_index
-    from pipelines.takedown import clear_stale_dedup_lock
-
-    clear_stale_dedup_lock(store.dedup_index_dir)
     recorded = committed = 0
     for name in reversed(store.chain()):
         info = store.version_info(name)
@@ -209,8 +204,6 @@ def _config_for_store(config, store: DatasetStore):
 
 
 def _build_spark(config):
-    from pipelines.runtime import build_spark_session, resolve_jit
-
     return build_spark_session(
         app_name=f"corpusforge-nightly-{config.name}",
         master=config.spark.master,
@@ -231,6 +224,7 @@ def run_nightly(
     *,
     backfill: bool = True,
     runner: Optional[Callable[..., Any]] = None,
+    report_writer: Optional[ReportWriter] = None,
 ) -> NightlyResult:
     """Process the night's partition (and earlier pending ones) and publish when the gates pass.
 
@@ -243,6 +237,8 @@ def run_nightly(
         backfill: also process earlier partitions not processed yet (default).
         runner: the pipeline function (default :func:`pipelines.runner.run_pipeline`); same signature,
             called with ``commit_dedup_index=False`` (nightly commits the index after publishing).
+        report_writer: passed on to the runner: writes the run's report and evaluates its gates
+            (``quality.report.write_report``); without one no gate is evaluated and the run is published.
 
     Returns:
         A :class:`NightlyResult`.
@@ -252,14 +248,10 @@ def run_nightly(
         StoreLockedError: another nightly or takedown holds the store.
         Exception: whatever the run raised; nothing was published.
     """
-    from pipelines import takedown
-
     check_date(date)
     if not config.tokenize.enabled:
         raise NightlyError("nightly publishes token shards: enable the tokenize stage (tokenize.enabled: true "
                            "and tokenize.tokenizer_path)")
-    if runner is None:
-        from pipelines.runner import run_pipeline as runner
     store = DatasetStore(store_root)
     raw_root = Path(raw_root).absolute()
     with store.lock(f"nightly {date}"):
@@ -272,70 +264,84 @@ def run_nightly(
             return NightlyResult("up_to_date", date, current, skipped_changed=changed)
 
         run_id = nightly_run_id(date, config.sha256(), plans)
-        run_dir = store.run_dir(run_id)
-        state_file = store.run_state_file(run_id)
-        run_config = _config_for_store(config, store)
-        partitions = [Path(pp.path).name for pp in plans]
-        state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.is_file() else None
-        reused = bool(state and (run_dir / "run.json").is_file()
-                      and state.get("run_json_sha256") == sha256_file(run_dir / "run.json"))
         if spark is None:
             spark = _build_spark(config)
-        if reused:
-            gates_passed = state.get("gates_passed")
-            counts = state.get("counts", {})
-            log.info("nightly %s: reusing the complete run %s", date, run_id)
-        else:
-            log.info("nightly %s: running %s over %s", date, run_id, ", ".join(partitions))
-            # The index grows only once the run is published (gated runs must not enter it).
-            requests = store.takedown_dir / "requests.jsonl"
-            result = runner(run_config, [pp.path for pp in plans], str(run_dir), spark=spark, run_id=run_id,
-                            commit_dedup_index=False,
-                            takedown_requests=str(requests) if requests.is_file() else None)
-            gates_passed = result.gates_passed
-            counts = {k: v for k, v in result.manifest.counts.model_dump().items()
-                      if k in ("records", "curated", "rejected", "quarantined")}
-            atomic_write_json(state_file, {
-                "run_id": run_id, "date": date, "partitions": partitions, "gates_passed": gates_passed,
-                "counts": counts, "config_sha256": config.sha256(),
-                "run_json_sha256": sha256_file(run_dir / "run.json"),
-            })
-        out = NightlyResult("gated", date, current, run_id, str(run_dir), partitions, gates_passed, reused, counts, changed)
+        gates_passed, counts, reused = _run_or_reuse(config, store, plans, date, run_id, spark,
+                                                     runner or run_pipeline, report_writer)
+        partitions = [Path(pp.path).name for pp in plans]
+        out = NightlyResult("gated", date, current, run_id, str(store.run_dir(run_id)), partitions, gates_passed,
+                            reused, counts, changed)
         if gates_passed is False:
             log.warning("nightly %s: quality gates failed for run %s; CURRENT stays %s (see %s/report)",
-                        date, run_id, current, run_dir)
+                        date, run_id, current, out.run_dir)
             return out
+        return _publish(spark, store, out, plans)
 
-        out.takedowns_enforced = takedown.enforce_on_run(spark, store, run_dir)["documents"]
-        run_index, new_entries = run_entries(run_dir, run_id)
-        parent_entries, runs, config_sha = [], [], run_index.config_sha256
-        if current:
-            cur_index = store.version_index(current)
-            check_compatible_index(cur_index, run_index, f"run {run_id}")
-            parent_entries = entries_of(store, current)
-            runs = list(store.version_info(current).get("runs", []))
-            if cur_index.config_sha256 != run_index.config_sha256:
-                config_sha = None
-        if run_id in runs:  # published before (e.g. recovered): nothing more to do
-            out.status, out.version = "up_to_date", current
-            return out
-        name = store.next_version_name()
-        inputs = [{**{k: f[k] for k in ("path", "sha256", "bytes", "mtime_ns")}, "partition": pp.date}
-                  for pp in plans for f in pp.files]
-        info = {
-            "parent": current, "reason": "nightly", "date": date, "runs": runs + [run_id],
-            "added_runs": [{"run_id": run_id, "date": date, "partitions": partitions, "inputs": inputs,
-                            "counts": counts, "gates_passed": gates_passed}],
-        }
-        tok = run_dir / "shards" / "tokenizer.json"
-        store.build_version(name, parent_entries + new_entries, run_index, info,
-                            tokenizer_source=tok if tok.is_file() else None,
-                            verify_paths={ve.entry.path for ve in new_entries}, config_sha256=config_sha)
-        store.switch_current(name)  # the commit point
-        repair_published(store)
-        out.status, out.version = "published", name
-        log.info("nightly %s: published %s (run %s)", date, name, run_id)
+
+def _run_or_reuse(config, store: DatasetStore, plans: list[PartitionPlan], date: str, run_id: str, spark,
+                  runner: Callable[..., Any], report_writer: Optional[ReportWriter]
+                  ) -> tuple[Optional[bool], dict[str, Any], bool]:
+    """Run the pipeline over the pending partitions, or reuse the complete run of an earlier attempt.
+
+    Returns ``(gates_passed, counts, reused)``; the verdict of a new run is recorded in its state file.
+    """
+    run_dir = store.run_dir(run_id)
+    state_file = store.run_state_file(run_id)
+    partitions = [Path(pp.path).name for pp in plans]
+    state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.is_file() else None
+    if state and (run_dir / "run.json").is_file() and state.get("run_json_sha256") == file_sha256(run_dir / "run.json"):
+        log.info("nightly %s: reusing the complete run %s", date, run_id)
+        return state.get("gates_passed"), state.get("counts", {}), True
+    log.info("nightly %s: running %s over %s", date, run_id, ", ".join(partitions))
+    # The index grows only once the run is published (gated runs must not enter it).
+    requests = store.takedown_dir / "requests.jsonl"
+    result = runner(_config_for_store(config, store), [pp.path for pp in plans], str(run_dir), spark=spark,
+                    run_id=run_id, commit_dedup_index=False,
+                    takedown_requests=str(requests) if requests.is_file() else None, report_writer=report_writer)
+    gates_passed = result.gates_passed
+    counts = {k: v for k, v in result.manifest.counts.model_dump().items()
+              if k in ("records", "curated", "rejected", "quarantined")}
+    atomic_write_json(state_file, {
+        "run_id": run_id, "date": date, "partitions": partitions, "gates_passed": gates_passed,
+        "counts": counts, "config_sha256": config.sha256(),
+        "run_json_sha256": file_sha256(run_dir / "run.json"),
+    })
+    return gates_passed, counts, False
+
+
+def _publish(spark, store: DatasetStore, out: NightlyResult, plans: list[PartitionPlan]) -> NightlyResult:
+    """Enforce standing takedowns on the run, publish CURRENT's shards + the run's, then repair."""
+    current, run_id, run_dir = out.version, out.run_id, Path(out.run_dir)
+    out.takedowns_enforced = enforce_on_run(spark, store, run_dir)["documents"]
+    run_index, new_entries = run_entries(run_dir, run_id)
+    parent_entries, runs, config_sha = [], [], run_index.config_sha256
+    if current:
+        cur_index = store.version_index(current)
+        check_compatible_index(cur_index, run_index, f"run {run_id}")
+        parent_entries = entries_of(store, current)
+        runs = list(store.version_info(current).get("runs", []))
+        if cur_index.config_sha256 != run_index.config_sha256:
+            config_sha = None
+    if run_id in runs:  # published before (e.g. recovered): nothing more to do
+        out.status, out.version = "up_to_date", current
         return out
+    name = store.next_version_name()
+    inputs = [{**{k: f[k] for k in ("path", "sha256", "bytes", "mtime_ns")}, "partition": pp.date}
+              for pp in plans for f in pp.files]
+    info = {
+        "parent": current, "reason": "nightly", "date": out.date, "runs": runs + [run_id],
+        "added_runs": [{"run_id": run_id, "date": out.date, "partitions": out.partitions, "inputs": inputs,
+                        "counts": out.counts, "gates_passed": out.gates_passed}],
+    }
+    tok = run_dir / "shards" / "tokenizer.json"
+    store.build_version(name, parent_entries + new_entries, run_index, info,
+                        tokenizer_source=tok if tok.is_file() else None,
+                        verify_paths={ve.entry.path for ve in new_entries}, config_sha256=config_sha)
+    store.switch_current(name)  # the commit point
+    repair_published(store)
+    out.status, out.version = "published", name
+    log.info("nightly %s: published %s (run %s)", out.date, name, run_id)
+    return out
 
 
 __all__ = ["NightlyError", "NightlyResult", "PartitionPlan", "check_date", "list_partitions", "nightly_run_id",

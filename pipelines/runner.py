@@ -16,10 +16,8 @@ the new run is complete; a crash leaves the old OUT in place (or, at worst betwe
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -27,13 +25,22 @@ import uuid
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
+from pipelines.ledger import write_removal_ledger
 from pipelines.readers import expand_inputs, plan_splits
-from pipelines.stages.base import RunContext, StageConfigError
+from pipelines.runtime import build_spark_session, default_parallelism, resolve_jit, shuffle_partitions_for
+from pipelines.stages.base import RunContext
+from pipelines.stages.ingest import scan_to_parquet
+from pipelines.stages.near_dedup_index import commit_index
 from pipelines.stages.registry import STAGE_ORDER, check_enabled_stages_built, load_stage_class
+from pipelines.tables import write_empty_table, write_split_tables, write_table
+from pipelines.takedown import REASON_COLUMN as TAKEDOWN_REASON
+from pipelines.takedown import mark_takedowns
+from schemas.columns import DROP_REASON
 from schemas.config import PipelineConfig
 from schemas.manifest import Counts, InputFileRecord, RunManifest
+from storage.files import atomic_write_json, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,11 @@ _QUARANTINE_COLUMNS = ["source", "source_file", "source_offset", "offset_unit", 
                        "raw_sha256", "raw_bytes", "raw_prefix"]
 _LIBS = ["pyspark", "pyarrow", "pydantic", "datasketch", "fasttext", "presidio-analyzer", "spacy",
          "tokenizers", "torch", "resiliparse", "zstandard", "numpy"]
+
+#: Writes a run's data-quality report and checks its gates: called as
+#: ``report_writer(run_dir, spark=..., previous=..., gates=...)`` on the staging directory before the
+#: commit, it returns an object with ``gates_passed`` (``quality.report.write_report`` is one).
+ReportWriter = Callable[..., Any]
 
 
 class RunError(RuntimeError):
@@ -57,13 +69,26 @@ class RunResult:
     output: Path
     manifest: RunManifest
     gates_passed: Optional[bool] = None
-    report: Optional[object] = None  # quality.report.ReportResult
+    report: Optional[object] = None  # what the report writer returned (quality.report.ReportResult)
     #: Wall seconds per phase (ingest, stages, outputs, ledger, tokenize, accounting, report).
     timings: Optional[dict] = None
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+@dataclass(frozen=True)
+class _Inputs:
+    """The expanded input files, their read splits and total size."""
+
+    files: list
+    splits: list
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How the run's tables are written: files per table and Parquet compression."""
+
+    num_files: int
+    compression: str
 
 
 def new_run_id() -> str:
@@ -105,95 +130,6 @@ def check_output_replaceable(out: Path) -> None:
         )
 
 
-def write_table(df, path: Path, num_files: int, sort_cols: list[str], compression: str) -> int:
-    """Write ``df`` as ``num_files`` hash partitions sorted within, with stable file names.
-
-    Spark's part files carry a random UUID; they are renamed ``part-NNNNN.parquet`` by partition index,
-    so two runs on the same data produce the same file names and bytes. Returns the number of files.
-    """
-    from pyspark.sql import functions as F
-
-    tmp = path.with_name(path.name + ".spark")
-    (
-        df.repartition(num_files, *[F.col(c) for c in sort_cols])
-        .sortWithinPartitions(*sort_cols)
-        .write.option("compression", compression)
-        .mode("errorifexists")
-        .parquet(str(tmp))
-    )
-    path.mkdir(parents=True, exist_ok=False)
-    n = 0
-    for f in sorted(tmp.iterdir()):
-        m = re.match(r"part-(\d+)-.*\.parquet$", f.name)
-        if m:
-            os.replace(f, path / f"part-{int(m.group(1)):05d}.parquet")
-            n += 1
-    shutil.rmtree(tmp)
-    return n
-
-
-def write_empty_table(spark_schema, file: Path, compression: str) -> None:
-    """One row-less Parquet file with ``spark_schema``, so that readers always find a table."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    pq.write_table(pa.Table.from_batches([], schema=to_arrow_schema(spark_schema)), file,
-                   compression=None if compression == "uncompressed" else compression)
-
-
-def write_split_tables(df, by: str, targets: dict[str, Path], num_files: int, sort_cols: list[str],
-                       compression: str) -> dict[str, int]:
-    """Write the rows of ``df`` into one table per value of column ``by`` in a single pass.
-
-    Curated and rejected documents are written together: one shuffle by ``sort_cols`` instead of one per
-    table (each table's files are then exactly what :func:`write_table` would write for its rows). A
-    table without rows gets one empty Parquet file with the schema, so readers always find a table.
-    Returns the number of files per table.
-    """
-    from pyspark.sql import functions as F
-
-    first = next(iter(targets.values()))
-    tmp = first.parent / "_tables.spark"
-    (
-        df.repartition(num_files, *[F.col(c) for c in sort_cols])
-        # the writer needs rows ordered by the partition column; sorting by it first keeps sort_cols'
-        # order inside each table (a sort by `by` alone, which Spark would add, would lose it)
-        .sortWithinPartitions(by, *sort_cols)
-        .write.partitionBy(by)
-        .option("compression", compression)
-        .mode("errorifexists")
-        .parquet(str(tmp))
-    )
-    counts = {}
-    for value, path in targets.items():
-        path.mkdir(parents=True, exist_ok=False)
-        src = tmp / f"{by}={value}"
-        n = 0
-        if src.is_dir():
-            for f in sorted(src.iterdir()):
-                m = re.match(r"part-(\d+)-.*\.parquet$", f.name)
-                if m:
-                    os.replace(f, path / f"part-{int(m.group(1)):05d}.parquet")
-                    n += 1
-        if n == 0:
-            write_empty_table(df.drop(by).schema, path / "part-00000.parquet", compression)
-            n = 1
-        counts[value] = n
-    shutil.rmtree(tmp)
-    return counts
-
-
-def _atomic_write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def commit(staging: Path, out: Path, run_id: str) -> None:
     """Move a complete staging directory to ``out``, replacing an earlier run only now."""
     check_output_replaceable(out)
@@ -229,7 +165,8 @@ def _warn_ambiguous_positions(files) -> None:
 
 def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=None,
                  run_id: Optional[str] = None, commit_dedup_index: bool = True,
-                 previous: Optional[str] = None, takedown_requests: Optional[str] = None) -> RunResult:
+                 previous: Optional[str] = None, takedown_requests: Optional[str] = None,
+                 report_writer: Optional[ReportWriter] = None) -> RunResult:
     """Run the configured pipeline over ``inputs`` and commit the result to ``output``.
 
     Args:
@@ -244,113 +181,168 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
         commit_dedup_index: add the run's kept documents to the incremental near-dedup index
             (``near_dedup.index_path``) right after the commit. The nightly job passes False and commits
             the index only once the run is published.
+        report_writer: writes the run's report into the staging directory before the commit (every run
+            of the CLI leaves one; a failed gate still commits the run so a reviewer can see why).
+            The commands pass ``quality.report.write_report``; None writes no report and evaluates no
+            gate (``RunResult.gates_passed`` is then None).
 
     Raises:
         StageConfigError / ConfigError: configuration problems, before any data moves.
         FileNotFoundError: an input matches nothing.
         RunError: the run could not complete; nothing was committed.
     """
-    started = time.time()
-    started_at = _now()
+    started, started_at = time.time(), utc_now()
     run_id = run_id or new_run_id()
     check_enabled_stages_built(config)
     out = Path(output).absolute()
     check_output_replaceable(out)
-
-    files = expand_inputs(inputs, config.ingest.format, config.ingest.source)
-    if not files:
-        raise RunError(f"no input files found in {inputs}")
-    _warn_ambiguous_positions(files)
-    total_bytes = sum(f.size for f in files)
-    splits = plan_splits(files, config.ingest.split_bytes)
-
+    inp = _plan_inputs(config, inputs)
     if spark is None:
-        from pipelines.runtime import build_spark_session, resolve_jit, shuffle_partitions_for
-
-        spark = build_spark_session(
-            app_name=f"corpusforge-{config.name}",
-            master=config.spark.master,
-            driver_memory=config.spark.driver_memory,
-            shuffle_partitions=config.spark.shuffle_partitions or shuffle_partitions_for(total_bytes, os.cpu_count() or 2),
-            extra_conf=dict(config.spark.extra_conf),
-            jit=resolve_jit(config.spark.jit, config.spark.master, total_bytes),
-        )
-    from pipelines.runtime import default_parallelism, shuffle_partitions_for
-
-    num_partitions = config.spark.shuffle_partitions or shuffle_partitions_for(total_bytes, default_parallelism(spark))
-    spark.conf.set("spark.sql.shuffle.partitions", str(num_partitions))
-    num_files = config.output.num_files or max(1, -(-total_bytes // (128 * _MIB)))
-    compression = "uncompressed" if config.output.compression == "none" else config.output.compression
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.tmp-{run_id}")
-    work = staging / "_work"
-    work.mkdir(parents=True)
-    ctx = RunContext(spark=spark, config=config, run_id=run_id, staging_dir=staging, work_dir=work,
-                     num_partitions=num_partitions)
+        spark = _build_spark(config, inp.total_bytes)
+    ctx = _new_context(spark, config, run_id, out, inp.total_bytes)
     try:
-        manifest = _run(ctx, files, splits, num_files, compression, started, started_at, takedown_requests)
-        shutil.rmtree(work, ignore_errors=True)
-        _atomic_write_json(staging / "run.json", manifest.model_dump(mode="json"))
-        from quality.report import write_report
-
-        # Every run leaves a report; a failed gate still commits the run so a reviewer can see why.
-        timings = ctx.timings
-        t_report = time.time()
-        report = write_report(staging, spark=spark, previous=Path(previous) if previous else None,
-                              gates=config.gates)
-        timings["report"] = round(time.time() - t_report, 3)
-        log.info("report written in %.1fs", timings["report"])
-        commit(staging, out, run_id)
+        manifest = _run(ctx, inp, started, started_at, takedown_requests)
+        shutil.rmtree(ctx.work_dir, ignore_errors=True)
+        atomic_write_json(ctx.staging_dir / "run.json", manifest.model_dump(mode="json"))
+        report = _write_report(ctx, report_writer, previous)
+        commit(ctx.staging_dir, out, run_id)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(ctx.staging_dir, ignore_errors=True)
         raise
     if commit_dedup_index and config.near_dedup.enabled and config.near_dedup.index_path:
-        from pipelines.stages.near_dedup_index import commit_index
-
         # After the output: a crash in between can only let a later run keep a near copy, never remove
         # a document wrongly; commit_index is idempotent, so re-running it is always safe.
         info = commit_index(config.near_dedup.index_path, out)
         log.info("near-dedup index %s: %s", config.near_dedup.index_path, info)
     log.info("run %s committed to %s: %d curated, %d rejected, %d quarantined", run_id, out,
              manifest.counts.curated, manifest.counts.rejected, manifest.counts.quarantined)
-    return RunResult(out, manifest, gates_passed=report.gates_passed, report=report, timings=timings)
+    gates_passed = report.gates_passed if report is not None else None
+    return RunResult(out, manifest, gates_passed=gates_passed, report=report, timings=ctx.timings)
 
 
-def _run(ctx: RunContext, files, splits, num_files: int, compression: str, started: float, started_at: str,
+def _plan_inputs(config: PipelineConfig, inputs: list[str]) -> _Inputs:
+    """Expand the inputs and plan their read splits (raises RunError when nothing is found)."""
+    files = expand_inputs(inputs, config.ingest.format, config.ingest.source)
+    if not files:
+        raise RunError(f"no input files found in {inputs}")
+    _warn_ambiguous_positions(files)
+    return _Inputs(files, plan_splits(files, config.ingest.split_bytes), sum(f.size for f in files))
+
+
+def _build_spark(config: PipelineConfig, total_bytes: int):
+    """The SparkSession of a run started without one, sized to the input."""
+    return build_spark_session(
+        app_name=f"corpusforge-{config.name}",
+        master=config.spark.master,
+        driver_memory=config.spark.driver_memory,
+        shuffle_partitions=config.spark.shuffle_partitions or shuffle_partitions_for(total_bytes, os.cpu_count() or 2),
+        extra_conf=dict(config.spark.extra_conf),
+        jit=resolve_jit(config.spark.jit, config.spark.master, total_bytes),
+    )
+
+
+def _new_context(spark, config: PipelineConfig, run_id: str, out: Path, total_bytes: int) -> RunContext:
+    """Set the shuffle partitions for the input size and create the staging and work folders."""
+    num_partitions = config.spark.shuffle_partitions or shuffle_partitions_for(total_bytes, default_parallelism(spark))
+    spark.conf.set("spark.sql.shuffle.partitions", str(num_partitions))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.tmp-{run_id}")
+    work = staging / "_work"
+    work.mkdir(parents=True)
+    return RunContext(spark=spark, config=config, run_id=run_id, staging_dir=staging, work_dir=work,
+                      num_partitions=num_partitions)
+
+
+def _layout(config: PipelineConfig, total_bytes: int) -> _Layout:
+    num_files = config.output.num_files or max(1, -(-total_bytes // (128 * _MIB)))
+    compression = "uncompressed" if config.output.compression == "none" else config.output.compression
+    return _Layout(num_files, compression)
+
+
+def _write_report(ctx: RunContext, report_writer: Optional[ReportWriter], previous: Optional[str]):
+    """Write the report into the staging directory (None without a report writer)."""
+    if report_writer is None:
+        return None
+    t_report = time.time()
+    report = report_writer(ctx.staging_dir, spark=ctx.spark, previous=Path(previous) if previous else None,
+                           gates=ctx.config.gates)
+    ctx.timings["report"] = round(time.time() - t_report, 3)
+    log.info("report written in %.1fs", ctx.timings["report"])
+    return report
+
+
+def _run(ctx: RunContext, inp: _Inputs, started: float, started_at: str,
          takedown_requests: Optional[str] = None) -> RunManifest:
-    from pyspark.sql import functions as F
+    """Ingest, stages, outputs, removal ledger, shards and accounting, all inside the staging directory."""
+    layout = _layout(ctx.config, inp.total_bytes)
+    stages, writer = _prepare_stages(ctx)
+    docs, quarantine, stats_rows, hashes = _ingest(ctx, inp)
+    kept, quarantine, n_repeated = _drop_repeated_source_ids(ctx, docs, quarantine)
+    rejected_parts = []
+    if takedown_requests:
+        # Erasure and opt-out requests apply to every future run, before any stage sees the text.
+        kept, erased = _mark_takedowns(ctx.spark, kept, takedown_requests)
+        rejected_parts.append(erased)
+    documents, stage_records = _run_stages(ctx, stages, kept, rejected_parts)
+    any_quarantined = bool(n_repeated) or any(st["quarantine_rows"] for st in stats_rows)
+    outputs = _write_outputs(ctx, stages, documents, rejected_parts, quarantine, any_quarantined, layout)
+    if writer is not None:
+        outputs["shards"] = _write_shards(ctx, writer, stage_records)
 
-    from pipelines.stages.ingest import scan_to_parquet
+    # Accounting from the written data, checked against what the readers saw.
+    t0 = time.time()
+    staging = ctx.staging_dir
+    counts, per_file = _account(ctx.spark, staging / "curated", staging / "rejected", staging / "quarantine",
+                                stats_rows)
+    records = _input_records(inp.files, hashes, per_file)
+    ctx.timings["accounting"] = round(time.time() - t0, 3)
+    log.info("accounting checked in %.1fs", time.time() - t0)
+    return _manifest(ctx, started, started_at, records, counts, stage_records, outputs)
 
-    spark, config, work, staging = ctx.spark, ctx.config, ctx.work_dir, ctx.staging_dir
 
+def _prepare_stages(ctx: RunContext) -> tuple[list, Any]:
+    """The enabled document stages in run order and the terminal writer (None when off), prepared."""
     stages = []
     for name, _ in STAGE_ORDER:
-        section = getattr(config, name)
+        section = getattr(ctx.config, name)
         if section.enabled:
             stage = load_stage_class(name)(section, ctx)
-            stage.prepare()
+            stage.ensure_prepared()
             stages.append(stage)
+    writer = None
+    if ctx.config.tokenize.enabled:
+        writer = load_stage_class("tokenize")(ctx.config.tokenize, ctx)
+        # a terminal writer not (yet) built on the Stage base class has prepare() only
+        getattr(writer, "ensure_prepared", writer.prepare)()
+    return stages, writer
 
-    tokenize = None
-    if config.tokenize.enabled:
-        tokenize = load_stage_class("tokenize")(config.tokenize, ctx)
-        tokenize.prepare()
 
-    # 1. Ingest: read every split once into the work table; the readers' statistics come back directly.
+def _ingest(ctx: RunContext, inp: _Inputs):
+    """Read every split once into the work table; the readers' statistics come back directly.
+
+    Returns ``(documents, quarantine, reader statistics rows, file hashes by path)``.
+    """
     t0 = time.time()
-    scan, stats_rows, hashes = scan_to_parquet(spark, splits, config.ingest, work / "ingest")
-    unreadable = [f.rel_path for f in files if hashes[f.path]["bytes"] < 0]
+    scan, stats_rows, hashes = scan_to_parquet(ctx.spark, inp.splits, ctx.config.ingest, ctx.work_dir / "ingest")
+    unreadable = [f.rel_path for f in inp.files if hashes[f.path]["bytes"] < 0]
     if unreadable:
         raise RunError(f"input files cannot be read: {unreadable[:5]} (check permissions)")
     ctx.timings["ingest"] = round(time.time() - t0, 3)
-    log.info("ingest: %d files in %d splits read in %.1fs", len(files), len(splits), time.time() - t0)
+    log.info("ingest: %d files in %d splits read in %.1fs", len(inp.files), len(inp.splits), time.time() - t0)
     docs = scan.filter("kind = 'doc'").select(*_DOC_COLUMNS, "offset_unit")
     quarantine = scan.filter("kind = 'quarantine'").select(*_QUARANTINE_COLUMNS)
+    return docs, quarantine, stats_rows, hashes
 
-    # Duplicate (source, source_id) = duplicate doc_id: the first by (file, offset) is kept. Decided on
-    # a narrow projection, written once; usually empty, and then there is nothing to join.
+
+def _drop_repeated_source_ids(ctx: RunContext, docs, quarantine):
+    """Quarantine documents whose (source, source_id), i.e. doc_id, an earlier record already has.
+
+    The first by (file, offset) is kept. Decided on a narrow projection, written once; usually empty,
+    and then there is nothing to join. Returns ``(kept documents, quarantine, repeated ids)``.
+    """
+    # deferred: pyspark loads only when a run starts (the CLI imports this module for every command)
+    from pyspark.sql import functions as F
+
     t0 = time.time()
     pos = F.struct(F.col("source_file"), F.col("source_offset"))
     firsts, n_repeated = ctx.lookup_table(
@@ -363,7 +355,8 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     )
     if n_repeated:
         marked = docs.join(firsts, on="doc_id", how="left")
-        is_dup = F.col("_ff").isNotNull() & ((F.col("source_file") != F.col("_ff")) | (F.col("source_offset") != F.col("_fo")))
+        is_dup = F.col("_ff").isNotNull() & (
+            (F.col("source_file") != F.col("_ff")) | (F.col("source_offset") != F.col("_fo")))
         dup_ids = marked.filter(is_dup).select(
             "source", "source_file", "source_offset", "offset_unit",
             F.lit("ingest:duplicate_source_id").alias("reason"),
@@ -377,113 +370,139 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
     else:
         kept = docs.select(*_DOC_COLUMNS)
     ctx.timings["source_ids"] = round(time.time() - t0, 3)
-    rejected_parts = []
+    return kept, quarantine, n_repeated
 
-    # Erasure and opt-out requests apply to every future run, before any stage sees the text.
-    if takedown_requests:
-        from pipelines.takedown import REASON_COLUMN as TD_REASON
-        from pipelines.takedown import mark_takedowns
 
-        marked_td = mark_takedowns(spark, kept, takedown_requests)
-        rejected_parts.append(
-            marked_td.filter(F.col(TD_REASON).isNotNull())
-            .withColumn("drop_reason", F.col(TD_REASON))
-            .withColumn("text", F.lit(None).cast("string"))  # erased text is never written, not even to rejected/
-        )
-        kept = marked_td.filter(F.col(TD_REASON).isNull()).select(*_DOC_COLUMNS)
+def _mark_takedowns(spark, kept, takedown_requests: str):
+    """Split the documents into those no request matches and the erased ones (``drop_reason`` set)."""
+    # deferred: pyspark loads only when a run starts
+    from pyspark.sql import functions as F
 
-    # 2. Stages, in code order. Each stage's output is materialized once (it feeds two branches).
+    marked = mark_takedowns(spark, kept, takedown_requests)
+    erased = (
+        marked.filter(F.col(TAKEDOWN_REASON).isNotNull())
+        .withColumn(DROP_REASON, F.col(TAKEDOWN_REASON))
+        .withColumn("text", F.lit(None).cast("string"))  # erased text is never written, not even to rejected/
+    )
+    return marked.filter(F.col(TAKEDOWN_REASON).isNull()).select(*_DOC_COLUMNS), erased
+
+
+def _run_stages(ctx: RunContext, stages: list, kept, rejected_parts: list) -> tuple[Any, list[dict]]:
+    """Apply the stages in code order; each stage's output is materialized once (it feeds two branches).
+
+    Rows a ``drop`` stage rejects are appended to ``rejected_parts``. Returns the documents still kept
+    (``drop_reason`` null, or set by a cheap last stage whose rows are routed at the final write) and
+    the stage records of run.json.
+    """
+    # deferred: pyspark loads only when a run starts
+    from pyspark.sql import functions as F
+
     stage_records = []
     last_with_reasons = None
     for i, stage in enumerate(stages):
         t0 = time.time()
         out_df = stage.apply(kept)
         if stage.materialize:
-            path = work / f"stage-{i:02d}-{stage.name}"
+            path = ctx.work_dir / f"stage-{i:02d}-{stage.name}"
             out_df.write.option("compression", "lz4").parquet(str(path))
-            out_df = spark.read.parquet(str(path))
+            out_df = ctx.spark.read.parquet(str(path))
         mode = getattr(stage.section, "mode", "tag")  # stages without a mode only annotate
         reason = F.col(stage.reason_column)
         if mode == "drop" and i == len(stages) - 1 and not stage.materialize:
             # A cheap last stage is not split into two branches (each would recompute it): its rows go
             # to the final write with their drop_reason, which routes them to curated/ or rejected/.
-            last_with_reasons = out_df.withColumn("drop_reason", reason)
+            last_with_reasons = out_df.withColumn(DROP_REASON, reason)
             kept = None
         elif mode == "drop":
-            rejected_parts.append(out_df.filter(reason.isNotNull()).withColumn("drop_reason", reason))
+            rejected_parts.append(out_df.filter(reason.isNotNull()).withColumn(DROP_REASON, reason))
             kept = out_df.filter(reason.isNull())
         else:
             kept = out_df
         stage_records.append({"name": stage.name, "mode": mode, "seconds": round(time.time() - t0, 3)})
         ctx.timings[f"stage:{stage.name}"] = round(time.time() - t0, 3)
         log.info("stage %s (%s) done in %.1fs", stage.name, mode, time.time() - t0)
-
-    # 3. Write outputs deterministically.
-    t0 = time.time()
-    curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
-    outputs = {"curated": {}, "rejected": {}, "quarantine": {}}
+    if kept is None:
+        return last_with_reasons, stage_records
     # Curated and rejected rows share one schema (curated's drop_reason is always null) and one write.
-    documents = kept.withColumn("drop_reason", F.lit(None).cast("string")) if kept is not None else last_with_reasons
+    return kept.withColumn(DROP_REASON, F.lit(None).cast("string")), stage_records
+
+
+def _write_outputs(ctx: RunContext, stages: list, documents, rejected_parts: list, quarantine,
+                   any_quarantined: bool, layout: _Layout) -> dict[str, Any]:
+    """Write curated/, rejected/, quarantine/ and the removal ledger deterministically."""
+    # deferred: pyspark loads only when a run starts
+    from pyspark.sql import functions as F
+
+    t0 = time.time()
+    staging = ctx.staging_dir
+    curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
     for part in rejected_parts:
         documents = documents.unionByName(part, allowMissingColumns=True)
-    documents = documents.withColumn("_table", F.when(F.col("drop_reason").isNull(), "curated").otherwise("rejected"))
+    documents = documents.withColumn("_table", F.when(F.col(DROP_REASON).isNull(), "curated").otherwise("rejected"))
     table_files = write_split_tables(documents, "_table", {"curated": curated_dir, "rejected": rejected_dir},
-                                     num_files, ["doc_id"], compression)
-    outputs["curated"]["files"], outputs["rejected"]["files"] = table_files["curated"], table_files["rejected"]
-    written = spark.read.parquet(str(curated_dir))
+                                     layout.num_files, ["doc_id"], layout.compression)
+    outputs: dict[str, Any] = {"curated": {"files": table_files["curated"]},
+                               "rejected": {"files": table_files["rejected"]}}
+    written = ctx.spark.read.parquet(str(curated_dir))
     for stage in stages:
         stage.finalize(written)  # e.g. the near-dedup index delta of the kept documents
-    if n_repeated or any(st["quarantine_rows"] for st in stats_rows):
-        outputs["quarantine"]["files"] = write_table(quarantine, quarantine_dir, max(1, num_files // 4),
-                                                     ["source_file", "source_offset", "reason"], compression)
+    if any_quarantined:
+        files = write_table(quarantine, quarantine_dir, max(1, layout.num_files // 4),
+                            ["source_file", "source_offset", "reason"], layout.compression)
     else:  # the readers quarantined nothing: no Spark job to find that out again
         quarantine_dir.mkdir()
-        write_empty_table(quarantine.schema, quarantine_dir / "part-00000.parquet", compression)
-        outputs["quarantine"]["files"] = 1
-
-    from pipelines.ledger import write_removal_ledger
+        write_empty_table(quarantine.schema, quarantine_dir / "part-00000.parquet", layout.compression)
+        files = 1
+    outputs["quarantine"] = {"files": files}
 
     t1 = time.time()
-    outputs["ledger"] = write_removal_ledger(spark, staging, ctx.run_id)
+    outputs["ledger"] = write_removal_ledger(ctx.spark, staging, ctx.run_id)
     ctx.timings["ledger"] = round(time.time() - t1, 3)
     ctx.timings["outputs"] = round(t1 - t0, 3)
     log.info("outputs written in %.1fs (removal ledger %.1fs)", time.time() - t0, time.time() - t1)
-    if tokenize is not None:
-        t0 = time.time()
-        info = tokenize.run(spark.read.parquet(str(curated_dir)))
-        outputs["shards"] = {"files": info.get("shards"), "tokens": info.get("tokens")}
-        stage_records.append({"name": "tokenize", "mode": "write", "seconds": round(time.time() - t0, 3)})
-        ctx.timings["tokenize"] = round(time.time() - t0, 3)
-        log.info("tokenize: shards written in %.1fs", time.time() - t0)
+    return outputs
 
-    # 4. Accounting from the written data, checked against what the readers saw.
+
+def _write_shards(ctx: RunContext, writer, stage_records: list[dict]) -> dict[str, Any]:
+    """Tokenize the written curated documents into shards; returns run.json's ``outputs.shards``."""
     t0 = time.time()
-    counts, per_file = _account(spark, curated_dir, rejected_dir, quarantine_dir, stats_rows)
-    inputs = []
+    info = writer.run(ctx.spark.read.parquet(str(ctx.staging_dir / "curated")))
+    stage_records.append({"name": "tokenize", "mode": "write", "seconds": round(time.time() - t0, 3)})
+    ctx.timings["tokenize"] = round(time.time() - t0, 3)
+    log.info("tokenize: shards written in %.1fs", time.time() - t0)
+    return {"files": info.get("shards"), "tokens": info.get("tokens")}
+
+
+def _input_records(files, hashes: dict, per_file: dict) -> list[InputFileRecord]:
+    """One record per input file; fails when its records are not all written somewhere."""
+    records = []
     for f in files:
         pf = per_file.get(f.path, {})
         st = pf.get("stats", {})
-        inputs.append(InputFileRecord(
+        rec = InputFileRecord(
             path=f.path, rel_path=f.rel_path, source=f.source, format=f.fmt, compression=f.compression,
             bytes=hashes[f.path]["bytes"], sha256=hashes[f.path]["sha256"], encoding=st.get("encoding"),
             records=st.get("records", 0), curated=pf.get("curated", 0), rejected=pf.get("rejected", 0),
             quarantined=pf.get("quarantined", 0), skipped=st.get("skipped", {}),
-        ))
-        if inputs[-1].records != inputs[-1].curated + inputs[-1].rejected + inputs[-1].quarantined:
+        )
+        if rec.records != rec.curated + rec.rejected + rec.quarantined:
             raise RunError(
-                f"accounting invariant violated for {f.rel_path}: read {inputs[-1].records} records but wrote "
-                f"{inputs[-1].curated} curated + {inputs[-1].rejected} rejected + {inputs[-1].quarantined} "
+                f"accounting invariant violated for {f.rel_path}: read {rec.records} records but wrote "
+                f"{rec.curated} curated + {rec.rejected} rejected + {rec.quarantined} "
                 f"quarantined; this is a bug, please report it with the run's log"
             )
+        records.append(rec)
+    return records
 
-    ctx.timings["accounting"] = round(time.time() - t0, 3)
-    log.info("accounting checked in %.1fs", time.time() - t0)
-    finished = time.time()
+
+def _manifest(ctx: RunContext, started: float, started_at: str, records: list[InputFileRecord], counts: Counts,
+              stage_records: list[dict], outputs: dict[str, Any]) -> RunManifest:
+    spark, config = ctx.spark, ctx.config
     return RunManifest(
         run_id=ctx.run_id,
         started_at=started_at,
-        finished_at=_now(),
-        duration_s=round(finished - started, 3),
+        finished_at=utc_now(),
+        duration_s=round(time.time() - started, 3),
         status="complete",
         config=config.resolved_dict(),
         config_sha256=config.sha256(),
@@ -492,7 +511,7 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
         spark={"master": spark.sparkContext.master, "version": spark.version,
                "shuffle_partitions": ctx.num_partitions, "default_parallelism": spark.sparkContext.defaultParallelism},
         assets=ctx.assets,
-        inputs=inputs,
+        inputs=records,
         counts=counts,
         stages=stage_records,
         stage_info=ctx.stage_info,
@@ -501,11 +520,14 @@ def _run(ctx: RunContext, files, splits, num_files: int, compression: str, start
 
 
 def _account(spark, curated_dir: Path, rejected_dir: Path, quarantine_dir: Path, stats_rows: list[dict]):
+    """Counts of the written tables by file, source and reason, and the readers' statistics by file."""
+    # deferred: pyspark loads only when a run starts
     from pyspark.sql import functions as F
 
     per_file: dict[str, dict] = {}
     for row in stats_rows:
-        st = per_file.setdefault(row["source_file"], {}).setdefault("stats", {"records": 0, "skipped": {}, "encoding": None})
+        st = per_file.setdefault(row["source_file"], {}).setdefault(
+            "stats", {"records": 0, "skipped": {}, "encoding": None})
         st["records"] += row["records"] or 0
         for k, v in (row["skipped"] or {}).items():
             st["skipped"][k] = st["skipped"].get(k, 0) + v
@@ -515,7 +537,7 @@ def _account(spark, curated_dir: Path, rejected_dir: Path, quarantine_dir: Path,
     # One job over the three written tables: rows and bytes by table, file, source and reason.
     parts = []
     for key, d, reason in (("curated", curated_dir, F.lit(None).cast("string")),
-                           ("rejected", rejected_dir, F.col("drop_reason")),
+                           ("rejected", rejected_dir, F.col(DROP_REASON)),
                            ("quarantined", quarantine_dir, F.col("reason"))):
         df = spark.read.parquet(str(d))
         nbytes = F.col("n_bytes") if key != "quarantined" else F.lit(0).cast("long")

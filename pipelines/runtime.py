@@ -80,6 +80,7 @@ def build_spark_session(
             leaves the JVM's default. It has no effect on a JVM that is already running.
     """
     ensure_pyspark_python()
+    # deferred: pyspark starts a JVM-facing import chain; only callers that build a session pay for it
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)

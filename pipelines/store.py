@@ -36,24 +36,37 @@ and local disks have it).
 """
 from __future__ import annotations
 
-import datetime as _dt
 import errno
-import fcntl
-import hashlib
 import json
 import logging
 import os
 import re
 import shutil
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
-from storage.files import atomic_write_text, fsync_dir
-from storage.shards import CURRENT_FILE, TOKENIZER_FILE, check_shard_file
-from storage.shards import INDEX_FILE, ShardEntry, ShardIndex, unsafe_path_reason
+from storage.files import (
+    FileLock,
+    LockHeldError,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    file_sha256,
+    fsync_dir,
+    utc_now,
+)
+from storage.shards import (
+    CURRENT_FILE,
+    INDEX_FILE,
+    TOKENIZER_FILE,
+    ShardEntry,
+    ShardIndex,
+    check_shard_file,
+    unsafe_path_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +84,6 @@ class StoreError(RuntimeError):
 
 class StoreLockedError(StoreError):
     """Another process holds the store lock."""
-
-
-def utc_now() -> str:
-    """The current UTC time as ISO 8601 with seconds."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def sha256_file(path: os.PathLike | str) -> str:
-    """sha256 (hex) of a file's bytes."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write canonical JSON (sorted keys, indent 2, trailing newline) atomically (parents created)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -129,13 +125,7 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     if old and not old.endswith(b"\n"):
         old += b"\n"
     new = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(old + new)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    atomic_write_bytes(path, old + new)
     return len(rows)
 
 
@@ -229,23 +219,15 @@ class DatasetStore:
         Raises:
             StoreLockedError: another nightly or takedown is changing the store.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
+        with ExitStack() as held:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                held.enter_context(FileLock(self.root / LOCK_FILE, purpose=purpose))
+            except LockHeldError as exc:
                 raise StoreLockedError(
-                    f"the store {self.root} is locked by another process ({holder or 'unknown'}); wait for it "
-                    f"to finish (the lock is released automatically when that process exits)"
+                    f"the store {self.root} is locked by another process ({exc.holder or 'unknown'}); wait for "
+                    f"it to finish (the lock is released automatically when that process exits)"
                 ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid={os.getpid()} purpose={purpose} since={utc_now()}\n".encode(), 0)
             yield self
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
 
     # ------------------------------------------------------------------------------------ versions
     def current_version(self) -> Optional[str]:
@@ -334,7 +316,7 @@ class DatasetStore:
             tok_name = None
             if tokenizer_source is not None and Path(tokenizer_source).is_file():
                 link_or_copy(Path(tokenizer_source), tmp / TOKENIZER_FILE)
-                if sha256_file(tmp / TOKENIZER_FILE) != template.tokenizer_sha256:
+                if file_sha256(tmp / TOKENIZER_FILE) != template.tokenizer_sha256:
                     raise StoreError(f"{tokenizer_source} is not the tokenizer the shards were written with")
                 tok_name = TOKENIZER_FILE
             index = ShardIndex(
@@ -462,20 +444,6 @@ class DatasetStore:
         new = [r for r in rows if (r["path"], r["sha256"]) not in have]
         return append_jsonl(self.inputs_ledger, new)
 
-    # ------------------------------------------------------------------------------------ summary
-    def describe(self) -> dict[str, Any]:
-        """A small JSON-able summary: current version, history, totals (for CLIs and reports)."""
-        cur = self.current_version()
-        out: dict[str, Any] = {"store": str(self.root), "current": cur, "versions": []}
-        for name in self.chain():
-            info = self.version_info(name)
-            out["versions"].append({"name": name, "status": info.get("status"), "reason": info.get("reason"),
-                                    "parent": info.get("parent"), "runs": len(info.get("runs", []))})
-        if cur:
-            idx = self.version_index(cur)
-            out.update(rows=idx.total_rows, tokens=idx.total_tokens, shards=len(idx.shards))
-        return out
-
 
 def entries_of(store: DatasetStore, name: str) -> list[VersionEntry]:
     """The shards of a published version as :class:`VersionEntry` objects (sources inside that version)."""
@@ -519,12 +487,9 @@ __all__ = [
     "StoreLockedError",
     "VersionEntry",
     "append_jsonl",
-    "atomic_write_json",
     "check_compatible_index",
     "entries_of",
     "link_or_copy",
     "read_jsonl",
     "run_entries",
-    "sha256_file",
-    "utc_now",
 ]

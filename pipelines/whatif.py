@@ -27,14 +27,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from pipelines.text.quality import SIGNAL_NAMES
+from schemas.columns import DROP_REASON, reason_column
 from schemas.config import ConfigError, apply_overrides
 from schemas.config.quality import QUALITY_RULES, RULE_NAMES, QualitySection
-
-from .text.quality import SIGNAL_NAMES
 
 log = logging.getLogger(__name__)
 
 ERROR_REASON = "quality:error"
+#: The quality stage's reason column (``quality_reason``).
+QUALITY_REASON = reason_column("quality")
 
 
 class WhatIfError(ValueError):
@@ -105,7 +107,7 @@ def read_run_signals(run_dir: Union[str, Path]) -> pa.Table:
     Adds a boolean column ``_curated`` (True for rows of ``curated/``).
     """
     run_dir = Path(run_dir)
-    wanted = ["lang", "quality_reason", "drop_reason", *SIGNAL_NAMES]
+    wanted = ["lang", QUALITY_REASON, DROP_REASON, *SIGNAL_NAMES]
     parts = []
     for name in ("curated", "rejected"):
         table = _read_table(run_dir / name, wanted)
@@ -113,7 +115,7 @@ def read_run_signals(run_dir: Union[str, Path]) -> pa.Table:
             continue
         for col in wanted:
             if col not in table.column_names:
-                typ = pa.string() if col in ("lang", "quality_reason", "drop_reason") else pa.float64()
+                typ = pa.string() if col in ("lang", QUALITY_REASON, DROP_REASON) else pa.float64()
                 table = table.append_column(col, pa.nulls(table.num_rows, type=typ))
         table = table.select(wanted)
         # Integer and float signals alike become float64 (exact for integers below 2**53).
@@ -126,7 +128,7 @@ def read_run_signals(run_dir: Union[str, Path]) -> pa.Table:
         raise WhatIfError(f"{run_dir} has neither curated/ nor rejected/ Parquet tables; is it a run's output?")
     table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     if table.num_rows and pc.all(pc.is_null(table["q_words"])).as_py() and (
-        pc.all(pc.is_null(table["quality_reason"])).as_py()
+        pc.all(pc.is_null(table[QUALITY_REASON])).as_py()
     ):
         raise WhatIfError(
             f"{run_dir} has no stored quality signals; the what-if needs a run with quality.enabled: true"
@@ -160,7 +162,7 @@ def replay_reasons(table: pa.Table, section: QualitySection) -> np.ndarray:
             if fail.any():
                 reasons[rows[fail]] = f"quality:{spec.name}"
                 undecided &= ~fail
-    stored = table["quality_reason"].to_pylist()
+    stored = table[QUALITY_REASON].to_pylist()
     for i, r in enumerate(stored):
         if r == ERROR_REASON:
             reasons[i] = ERROR_REASON
@@ -170,14 +172,14 @@ def replay_reasons(table: pa.Table, section: QualitySection) -> np.ndarray:
 def evaluated_mask(table: pa.Table) -> np.ndarray:
     """Rows the quality stage evaluated: they have signals, or the stage failed on them."""
     has_signals = pc.is_valid(table["q_words"]).to_numpy(zero_copy_only=False)
-    errored = pc.fill_null(pc.equal(table["quality_reason"], ERROR_REASON), False).to_numpy(zero_copy_only=False)
+    errored = pc.fill_null(pc.equal(table[QUALITY_REASON], ERROR_REASON), False).to_numpy(zero_copy_only=False)
     return has_signals | errored
 
 
 def _run_reasons(table: pa.Table) -> np.ndarray:
     """The quality reasons the run recorded (``quality_reason``, else ``drop_reason`` when it is quality's)."""
-    stored = table["quality_reason"].to_pylist()
-    drops = table["drop_reason"].to_pylist()
+    stored = table[QUALITY_REASON].to_pylist()
+    drops = table[DROP_REASON].to_pylist()
     out = np.full(table.num_rows, None, dtype=object)
     for i, (q, d) in enumerate(zip(stored, drops)):
         if q is not None:

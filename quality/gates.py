@@ -28,8 +28,6 @@ from schemas.report import (
 
 log = logging.getLogger(__name__)
 
-#: Exit code of ``corpusforge run`` / ``corpusforge report`` when a gate fails (jobs.cli.EXIT_GATES_FAILED).
-EXIT_GATES_FAILED = 3
 
 _NO_RECORDS = "the run read no records"
 _NO_NEAR_DEDUP = "the near_dedup stage did not run: enable near_dedup or remove the gate"
@@ -210,4 +208,4 @@ def gates_from_config(config: dict) -> GatesSection:
     return GatesSection.model_validate(raw) if raw is not None else GatesSection()
 
 
-__all__ = ["EXIT_GATES_FAILED", "evaluate_gates", "gates_from_config"]
+__all__ = ["evaluate_gates", "gates_from_config"]

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 from pydantic import ValidationError
 
 from storage.shards import ShardError
-from train.trainer import TrainConfig, train
+from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         format=f"%(asctime)s %(levelname)s [rank {rank}] %(name)s: %(message)s",
     )
     try:
+        # deferred: torch takes about a second to import; parsing flags (corpusforge --help) must not pay it
+        from train.trainer import train
+
         cfg = config_from_args(args)
         summary = train(cfg)
     except (ValidationError, ShardError, FileExistsError, FileNotFoundError, ValueError) as exc:

@@ -1,24 +1,16 @@
 """Parquet reader: row group by row group, so that one corrupt row group does not take the file with it."""
 from __future__ import annotations
 
-import hashlib
+import os
 from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from storage.files import file_sha256
+
 from .records import RecordBuilder
 from .splits import InputSplit
-
-
-def _file_sha256(path: str) -> tuple[str, int]:
-    h = hashlib.sha256()
-    n = 0
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-            n += len(chunk)
-    return h.hexdigest(), n
 
 
 def read_parquet(split: InputSplit, cfg, builder: RecordBuilder) -> Iterator[dict[str, Any]]:
@@ -27,7 +19,7 @@ def read_parquet(split: InputSplit, cfg, builder: RecordBuilder) -> Iterator[dic
         pf = pq.ParquetFile(split.path)
         schema = pf.schema_arrow
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for broken footers
-        sha, n = _file_sha256(split.path)
+        sha, n = file_sha256(split.path), os.path.getsize(split.path)
         yield builder.quarantine(0, "file", "corrupt_parquet", None, raw_sha256=sha, raw_bytes=n,
                                  detail=f"cannot open as Parquet ({type(exc).__name__})")
         return
@@ -35,7 +27,7 @@ def read_parquet(split: InputSplit, cfg, builder: RecordBuilder) -> Iterator[dic
     t = schema.field(cfg.text_field).type if cfg.text_field in names else None
     if t is None or not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
                          or pa.types.is_large_binary(t) or pa.types.is_string_view(t)):
-        sha, n = _file_sha256(split.path)
+        sha, n = file_sha256(split.path), os.path.getsize(split.path)
         found = (
             f"column type {t}"
             if t is not None

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
-from .langcodes import normalize_label, strip_prefix
+from schemas.langcodes import normalize_label, strip_prefix
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from storage.shards import verify_shards
 from pipelines.store import DatasetStore
+from storage.shards import verify_shards
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["language.enabled=false", "quality.enabled=false", "pii.enabled=false", "bias.enabled=false",

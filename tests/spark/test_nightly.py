@@ -12,6 +12,7 @@ from pipelines.ledger import write_removal_ledger
 from pipelines.nightly import NightlyError, run_nightly
 from pipelines.runner import run_pipeline
 from pipelines.store import DatasetStore
+from quality.report import write_report
 from tests.spark.nightly_support import demo_records, fast_config, tree_bytes, write_partition
 from train.dataset import load_index
 
@@ -43,7 +44,7 @@ def test_nightly_publishes_reruns_idempotently_gates_and_backfills(spark, raw, t
     store = DatasetStore(tmp_path / "store")
     cfg = fast_config()
 
-    first = run_nightly(cfg, raw, "2024-01-01", store.root, spark=spark)
+    first = run_nightly(cfg, raw, "2024-01-01", store.root, spark=spark, report_writer=write_report)
     assert first.status == "published" and first.version == "v000001"
     assert first.partitions == ["date=2024-01-01"] and first.counts["rejected"] == 1
     assert store.current_version() == "v000001"
@@ -52,7 +53,7 @@ def test_nightly_publishes_reruns_idempotently_gates_and_backfills(spark, raw, t
     snapshot = tree_bytes(store.versions_dir)
 
     # Rerun of the same night: nothing to do, no second version, nothing changed.
-    again = run_nightly(cfg, raw, "2024-01-01", store.root, spark=spark)
+    again = run_nightly(cfg, raw, "2024-01-01", store.root, spark=spark, report_writer=write_report)
     assert again.status == "up_to_date" and again.version == "v000001"
     assert tree_bytes(store.versions_dir) == snapshot
     assert len(store.processed_inputs()) == 1
@@ -63,7 +64,7 @@ def test_nightly_publishes_reruns_idempotently_gates_and_backfills(spark, raw, t
         result.gates_passed = False
         return result
 
-    g = run_nightly(cfg, raw, "2024-01-02", store.root, spark=spark, runner=gated)
+    g = run_nightly(cfg, raw, "2024-01-02", store.root, spark=spark, report_writer=write_report, runner=gated)
     assert g.status == "gated" and g.version == "v000001"
     assert (store.runs_dir / g.run_id / "run.json").is_file()
     assert store.current_version() == "v000001" and tree_bytes(store.versions_dir) == snapshot
@@ -74,11 +75,11 @@ def test_nightly_publishes_reruns_idempotently_gates_and_backfills(spark, raw, t
         raise RuntimeError("executor lost")
 
     with pytest.raises(RuntimeError, match="executor lost"):
-        run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark, runner=broken)
+        run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark, report_writer=write_report, runner=broken)
     assert store.current_version() == "v000001" and tree_bytes(store.versions_dir) == snapshot
 
     # The next night picks up the still pending 2024-01-02 as well.
-    third = run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark)
+    third = run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark, report_writer=write_report)
     assert third.status == "published" and third.version == "v000002"
     assert third.partitions == ["date=2024-01-02", "date=2024-01-03"]
     ids2 = _shard_doc_ids(store)
@@ -87,17 +88,18 @@ def test_nightly_publishes_reruns_idempotently_gates_and_backfills(spark, raw, t
     assert info["parent"] == "v000001" and info["runs"] == [first.run_id, third.run_id]
     assert set(store.processed_inputs()) == {f"date=2024-01-0{d}/part-0.jsonl" for d in (1, 2, 3)}
     assert tree_bytes(store.versions_dir / "v000001") == {k[len("v000001/"):]: v for k, v in snapshot.items()}
-    assert run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark).status == "up_to_date"
+    rerun = run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark, report_writer=write_report)
+    assert rerun.status == "up_to_date"
 
     # Errors that say what to do.
     with pytest.raises(NightlyError, match="has the day's data landed"):
-        run_nightly(cfg, raw, "2024-02-01", store.root, spark=spark, backfill=False)
+        run_nightly(cfg, raw, "2024-02-01", store.root, spark=spark, report_writer=write_report, backfill=False)
     with pytest.raises(NightlyError, match="YYYY-MM-DD"):
-        run_nightly(cfg, raw, "01/02/2024", store.root, spark=spark)
+        run_nightly(cfg, raw, "01/02/2024", store.root, spark=spark, report_writer=write_report)
 
     # A processed partition that changes afterwards is skipped, not silently re-published.
     write_partition(raw, "2024-01-03", demo_records(60, 2), name="late.jsonl")
-    late = run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark)
+    late = run_nightly(cfg, raw, "2024-01-03", store.root, spark=spark, report_writer=write_report)
     assert late.status == "up_to_date" and late.skipped_changed == ["date=2024-01-03"]
     (raw / "date=2024-01-03" / "late.jsonl").unlink()
 

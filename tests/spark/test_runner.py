@@ -4,8 +4,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +13,7 @@ import pytest
 from pipelines import runner as runner_mod
 from pipelines.runner import RunError, run_pipeline
 from pipelines.text.ids import make_doc_id
+from quality.report import write_report
 from schemas.config import load_config
 
 
@@ -69,13 +68,14 @@ def _file_hashes(out: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def first_run(spark, planted, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "out"
-    res = run_pipeline(_cfg(), [str(planted)], str(out), spark=spark)
+    res = run_pipeline(_cfg(), [str(planted)], str(out), spark=spark, report_writer=write_report)
     return out, res.manifest
 
 
 def test_layout_and_manifest(first_run, planted):
     out, m = first_run
-    assert sorted(p.name for p in out.iterdir()) == ["curated", "ledger", "quarantine", "rejected", "report", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["curated", "ledger", "quarantine", "rejected", "report",
+                                                     "run.json"]
     on_disk = json.loads((out / "run.json").read_text())
     assert on_disk["run_id"] == m.run_id and on_disk["config_sha256"] == _cfg().sha256()
     assert on_disk["config"]["ingest"]["text_field"] == "text"

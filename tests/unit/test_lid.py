@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 import pipelines.text.lid as lid_mod
-from schemas.langcodes import label_script, normalize_label, strip_prefix
 from pipelines.text.lid import (
     LanguageIdentifier,
     LanguagePolicy,
@@ -18,6 +17,7 @@ from pipelines.text.lid import (
     resolve_model_path,
 )
 from schemas.config.language import LanguageSection
+from schemas.langcodes import label_script, normalize_label, strip_prefix
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

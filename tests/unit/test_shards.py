@@ -11,8 +11,16 @@ import pyarrow.parquet as pq
 import pytest
 
 import storage.shards.writer as shards_module
-from storage.shards import ShardError, ShardWriter, resolve_index_path, verify_shards
-from storage.shards import ShardIndex, shard_schema, token_dtype_for_vocab, unsafe_path_reason
+from storage.shards import (
+    ShardError,
+    ShardIndex,
+    ShardWriter,
+    resolve_index_path,
+    shard_schema,
+    token_dtype_for_vocab,
+    unsafe_path_reason,
+    verify_shards,
+)
 from tests.unit.test_shards_support import FAKE_TOKENIZER_SHA, write_consecutive_shards
 from train.dataset import ShardDataset, ShardLoader
 

@@ -11,12 +11,18 @@ import numpy as np
 import pytest
 
 import pipelines.store as store_module
-from storage.shards import ShardWriter, verify_shards
 from pipelines.store import (
-    DatasetStore, StoreError, StoreLockedError, append_jsonl, check_compatible_index, entries_of, read_jsonl,
+    DatasetStore,
+    StoreError,
+    StoreLockedError,
+    append_jsonl,
+    check_compatible_index,
+    entries_of,
+    read_jsonl,
     run_entries,
 )
-from storage.shards import ShardIndex
+from storage.files import FileLock, LockHeldError
+from storage.shards import ShardIndex, ShardWriter, verify_shards
 from train.dataset import load_index
 
 TOK = "cd" * 32
@@ -150,12 +156,23 @@ def test_lock_is_exclusive_and_released_when_the_holder_dies(tmp_path):
     p = ctx.Process(target=_hold_lock, args=(str(tmp_path / "s"), ready, release))
     p.start()
     assert ready.wait(30)
-    with pytest.raises(StoreLockedError, match="locked by another process"):
+    with pytest.raises(StoreLockedError, match=rf"locked by another process \(pid={p.pid} purpose=holder "):
         with DatasetStore(tmp_path / "s").lock():
             pass
-    p.kill()  # no clean exit: the kernel releases the flock
+    p.kill()  # SIGKILL, no clean exit: the kernel releases the flock
     p.join(30)
     with DatasetStore(tmp_path / "s").lock():
+        pass
+
+
+def test_a_lock_error_inside_the_held_store_lock_is_not_reported_as_the_store_lock(tmp_path):
+    store = DatasetStore(tmp_path / "s")
+    with FileLock(tmp_path / "other.lock", purpose="other"):
+        with pytest.raises(LockHeldError):
+            with store.lock("outer"):
+                with FileLock(tmp_path / "other.lock"):
+                    pass
+    with store.lock("again"):  # released on the way out
         pass
 
 

@@ -2,14 +2,13 @@
 stale locks of killed processes. No Spark: the index files are written with pyarrow."""
 from __future__ import annotations
 
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.nightly import _config_for_store, repair_published
 from pipelines.stages import near_dedup_index as dedup_index
 from pipelines.store import DatasetStore, run_entries
-from pipelines.takedown import clear_stale_dedup_lock, forget_in_dedup_index
+from pipelines.takedown import forget_in_dedup_index
 from schemas.config import load_config
 from tests.unit.test_store import fake_run
 
@@ -52,15 +51,14 @@ def test_published_runs_enter_the_index_and_takedowns_leave_it(tmp_path):
     assert forget_in_dedup_index(store.dedup_index_dir, {"d00003"}) == 0
 
 
-def test_stale_index_lock_of_a_dead_process_is_cleared(tmp_path):
-    idx = tmp_path / "index"
-    idx.mkdir()
-    (idx / dedup_index.LOCK).write_text("pid=999999999 at=2024-01-01T00:00:00Z\n")
-    assert clear_stale_dedup_lock(idx) and not (idx / dedup_index.LOCK).exists()
-    import os
-
-    (idx / dedup_index.LOCK).write_text(f"pid={os.getpid()} at=now\n")
-    assert not clear_stale_dedup_lock(idx) and (idx / dedup_index.LOCK).exists()
+def test_lock_file_left_by_a_dead_process_does_not_block_a_takedown(tmp_path):
+    """flock dies with its holder: a lock file on disk (a crashed commit's) is no lock at all."""
+    store = DatasetStore(tmp_path / "store")
+    run = store.root / "runs" / "r1"
+    _delta(run, "r1", [f"d{i:05d}" for i in range(4)])
+    dedup_index.commit_index(store.dedup_index_dir, run)
+    (store.dedup_index_dir / dedup_index.LOCK).write_text("pid=999999999 purpose=commit since=2024-01-01T00:00:00Z\n")
+    assert forget_in_dedup_index(store.dedup_index_dir, {"d00001"}) == 1
 
 
 def test_nightly_points_near_dedup_at_the_store_index(tmp_path):

@@ -10,17 +10,22 @@ import pytest
 import pipelines.takedown as takedown_module
 from jobs.cmd_hash_text import hash_text
 from pipelines.readers.records import RecordBuilder
-from storage.shards import ShardWriter, check_shard_file
 from pipelines.takedown import (
-    RequestMatcher, TakedownError, load_requests, normalize_url, parse_request, rewrite_shard,
+    RequestMatcher,
+    TakedownError,
+    load_requests,
+    normalize_url,
+    parse_request,
+    rewrite_shard,
 )
 from schemas.config import IngestSection
+from storage.shards import ShardWriter, check_shard_file
 
 H = hashlib.sha256(b"x").hexdigest()
 
 
 def test_module_is_this_repository():
-    assert takedown_module.__file__.replace("\\", "/").endswith("pipelines/takedown.py")
+    assert takedown_module.__file__.replace("\\", "/").endswith("pipelines/takedown/__init__.py")
 
 
 def test_requests_are_validated_without_echoing_values(tmp_path):
@@ -64,7 +69,8 @@ def test_matcher_kinds():
     assert m.match("z", "http://example.net.evil.io/x", None) == []
     assert m.match("z", "http://notexample.net/", None) == []
     assert m.match("z", None, H) == [("r-sha", "content_sha256")]
-    assert m.match("d1", "http://a.example.net/", H) == [("r-doc", "doc_id"), ("r-dom", "domain"), ("r-sha", "content_sha256")]
+    assert m.match("d1", "http://a.example.net/", H) == [
+        ("r-doc", "doc_id"), ("r-dom", "domain"), ("r-sha", "content_sha256")]
     assert normalize_url("not a url") is None and normalize_url("http://h:8080") == "http://h:8080/"
 
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs import cmd_whatif
-from pipelines.stages.quality import evaluate_batch
+from pipelines.stages.quality import QualityStage
 from pipelines.text.quality import QualityEvaluator
 from pipelines.whatif import WhatIfError, run_whatif
 from schemas.config import load_config
@@ -50,7 +50,7 @@ def _write_run(tmp_path, overrides=(), mode="drop"):
     batch = pa.RecordBatch.from_pydict(
         {"doc_id": [d[0] for d in docs], "text": [d[1] for d in docs], "lang": [d[2] for d in docs]}
     )
-    out = evaluate_batch(batch, QualityEvaluator(cfg.quality)).to_pydict()
+    out = QualityStage.process_arrow(QualityEvaluator(cfg.quality), batch).to_pydict()
     n = len(docs)
     out["drop_reason"] = [None] * n
     if mode == "drop":
