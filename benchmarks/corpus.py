@@ -105,8 +105,10 @@ _LEXICON: dict[str, dict[str, str]] = {
         "the school lunch menu|an online course|the new train station|a cheaper ticket|the city park|"
         "the historic town hall|a weekly newsletter|the harbor area|a small solar farm|the hiking trails|"
         "the traffic lights|a community garden|the science exhibition|a new housing project|the evening classes|"
-        "the flood defenses|a public survey|the road repairs|the night market|the emergency service|the cost of parking|"
-        "a list of new rules|the future of the harbor|a plan to cut waste|a guide to local walks|the history of the mill",
+        "the flood defenses|a public survey|the road repairs|the night market|the emergency service|"
+        "the cost of parking|"
+        "a list of new rules|the future of the harbor|a plan to cut waste|a guide to local walks|"
+        "the history of the mill",
         "trail": "last week|on Monday|in the city center|after a long debate|for the first time|without much support|"
         "earlier this year|in the northern district|despite the rain|before the holidays|at a press conference|"
         "with great care|near the river|during the summer|by late March|in a public meeting|for local families|"
@@ -172,7 +174,8 @@ _LEXICON: dict[str, dict[str, str]] = {
         "cop": "ist",
         "pred": "sehr wichtig für Anwohner|ziemlich teuer|überraschend beliebt|schwer zu verstehen|für alle offen|"
         "ein großer Erfolg|noch nicht entschieden|besser als erwartet|für viele zu langsam|endlich fertig|"
-        "sauber und sicher|den ganzen Tag voll|eine willkommene Abwechslung|kaum zu finden|bereit für die Öffentlichkeit",
+        "sauber und sicher|den ganzen Tag voll|eine willkommene Abwechslung|kaum zu finden|"
+        "bereit für die Öffentlichkeit",
         "open": "Außerdem|Trotzdem|Deshalb|Inzwischen|Heute|Zum Glück|Leider|Allerdings|Gleichzeitig|Letztes Jahr|"
         "Im Allgemeinen|Am Ende|Überraschenderweise|Dennoch|Zunächst",
         "conj": ", und|, aber|, denn|, doch",
@@ -197,7 +200,8 @@ _LEXICON: dict[str, dict[str, str]] = {
         "p_pred": "leicht zu reinigen|sehr bequem|leicht und robust|sein Geld wert|einfach einzurichten|"
         "perfekt für Reisen|leiser als erwartet|sofort lieferbar|aus recyceltem Material|gut verarbeitet",
         "p_fixed": "Kostenloser Versand ab fünfzig Euro.|Rücksendungen sind innerhalb von dreißig Tagen möglich.|"
-        "Kunden bewerten diesen Artikel mit vier von fünf Sternen.|Bitte prüfen Sie vor der Bestellung die Größentabelle.|"
+        "Kunden bewerten diesen Artikel mit vier von fünf Sternen.|"
+        "Bitte prüfen Sie vor der Bestellung die Größentabelle.|"
         "Das Paket wird innerhalb von zwei Werktagen verschickt.|Unser Kundenservice hilft Ihnen an allen Werktagen.",
     },
     "fr": {
@@ -292,7 +296,8 @@ _LEXICON: dict[str, dict[str, str]] = {
         "conj": ", y|, pero|, porque|, así que|, mientras que",
         "f_subj": "mi hermano|mi mujer|mi viejo portátil|mi casero|mi primo|nuestro perro|mi jefe|mi hija|mi marido|"
         "mi mejor amiga",
-        "f_open": "Hola a todos, tengo una pregunta.|Hola, este es mi primer mensaje aquí.|Gracias por leer mi mensaje.|"
+        "f_open": "Hola a todos, tengo una pregunta.|Hola, este es mi primer mensaje aquí.|"
+        "Gracias por leer mi mensaje.|"
         "Espero que este sea el foro correcto.|Perdón si ya se preguntó antes.|"
         "Llevo mucho tiempo leyendo este foro.",
         "f_close": "Gracias de antemano por la ayuda.|Cualquier consejo es bienvenido.|Decidme qué os parece.|"
@@ -311,7 +316,8 @@ _LEXICON: dict[str, dict[str, str]] = {
         "pcop": "es",
         "p_pred": "fácil de limpiar|muy cómodo|ligero y resistente|una buena compra|sencillo de instalar|"
         "perfecto para viajar|más silencioso de lo esperado|muy práctico|de materiales reciclados|de buena calidad",
-        "p_fixed": "Envío gratuito en pedidos superiores a cincuenta euros.|Se aceptan devoluciones durante treinta días.|"
+        "p_fixed": "Envío gratuito en pedidos superiores a cincuenta euros.|"
+        "Se aceptan devoluciones durante treinta días.|"
         "Los clientes valoran este artículo con cuatro estrellas.|Consulte la guía de tallas antes de comprar.|"
         "El paquete se envía en dos días laborables.|Nuestro servicio de atención responde de lunes a viernes.",
     },
@@ -326,7 +332,8 @@ _LEXICON: dict[str, dict[str, str]] = {
         "ha rinviato|ha migliorato|ha cancellato|ha sostenuto|ha pubblicato|ha rifiutato|ha accolto|ha riparato|"
         "ha costruito|ha venduto|ha comprato|ha descritto|ha previsto|ha discusso|ha lanciato|ha spiegato|"
         "ha chiuso|ha finanziato",
-        "obj": "una nuova pista ciclabile|il bilancio annuale|un parco giochi|il vecchio ponte|una relazione dettagliata|"
+        "obj": "una nuova pista ciclabile|il bilancio annuale|un parco giochi|il vecchio ponte|"
+        "una relazione dettagliata|"
         "l'orario invernale|un controllo medico gratuito|la piscina comunale|diversi posti di lavoro|"
         "un piano a lungo termine|le regole del parcheggio|la festa d'estate|un servizio di autobus migliore|"
         "il mercato locale|un programma di riciclo|il menù della mensa|un corso online|la nuova stazione|"
@@ -372,8 +379,10 @@ _LEXICON: dict[str, dict[str, str]] = {
         "perfetto per viaggiare|più silenzioso del previsto|disponibile subito|fatto con materiali riciclati|"
         "di buona qualità",
         "p_fixed": "Spedizione gratuita per ordini sopra i cinquanta euro.|I resi sono accettati entro trenta giorni.|"
-        "I clienti danno a questo articolo quattro stelle su cinque.|Controlla la tabella delle taglie prima di ordinare.|"
-        "Il pacco viene spedito entro due giorni lavorativi.|Il nostro servizio clienti risponde dal lunedì al venerdì.",
+        "I clienti danno a questo articolo quattro stelle su cinque.|"
+        "Controlla la tabella delle taglie prima di ordinare.|"
+        "Il pacco viene spedito entro due giorni lavorativi.|"
+        "Il nostro servizio clienti risponde dal lunedì al venerdì.",
     },
     "pt": {
         "subj": "a prefeitura|a câmara municipal|a nossa empresa|o novo prefeito|a diretora da escola|"
@@ -539,7 +548,8 @@ _LEXICON: dict[str, dict[str, str]] = {
         "Посылка отправляется в течение двух рабочих дней.|Наша служба поддержки работает по будням.",
     },
     "zh": {
-        "subj": "市政府|市议会|我们公司|新市长|学校校长|一家小面包店|地区医院|足球俱乐部|一位年轻工程师|这所大学|市图书馆|"
+        "subj": "市政府|市议会|我们公司|新市长|学校校长|一家小面包店|地区医院|足球俱乐部|一位年轻工程师|这所大学|"
+        "市图书馆|"
         "我的邻居|研究团队|一家家族企业|铁路公司|博物馆|航空公司|当地农民|警察局|一家有名的餐厅|气象局|卫生部|电力公司|"
         "动物园|银行|我们村|地方法院|一家慈善机构",
         "verb": "宣布了|批准了|推出了|测试了|开放了|批评了|展示了|扩建了|审查了|推迟了|改善了|取消了|支持了|发布了|"
@@ -574,10 +584,12 @@ _LEXICON: dict[str, dict[str, str]] = {
         "包裹会在两个工作日内发出。|我们的客服周一到周五在线。",
     },
     "ja": {
-        "subj": "市役所|市議会|私たちの会社|新しい市長|学校の校長|小さなパン屋|地域の病院|サッカークラブ|若いエンジニア|"
+        "subj": "市役所|市議会|私たちの会社|新しい市長|学校の校長|小さなパン屋|地域の病院|サッカークラブ|"
+        "若いエンジニア|"
         "その大学|市立図書館|隣の人|研究チーム|家族経営の会社|鉄道会社|博物館|航空会社|地元の農家|警察|"
         "人気のレストラン|気象台|厚生労働省|電力会社|動物園|銀行|私たちの村|地方裁判所|地元の団体",
-        "verb": "発表しました|承認しました|導入しました|試験しました|開設しました|批判しました|公開しました|拡張しました|"
+        "verb": "発表しました|承認しました|導入しました|試験しました|開設しました|批判しました|公開しました|"
+        "拡張しました|"
         "見直しました|延期しました|改善しました|中止しました|支援しました|発行しました|却下しました|歓迎しました|"
         "修理しました|建設しました|販売しました|購入しました|紹介しました|計画しました|議論しました|開始しました|"
         "説明しました|支援しています",
@@ -597,17 +609,21 @@ _LEXICON: dict[str, dict[str, str]] = {
         "幸いなことに|昨年|一般的に|一方で|結局",
         "conj": "が、|ので、|し、",
         "f_subj": "兄|妻|古いパソコン|大家さん|いとこ|うちの犬|上司|娘|夫|親友",
-        "f_open": "皆さん、こんにちは。質問があります。|はじめまして、ここに初めて投稿します。|読んでいただきありがとうございます。|"
+        "f_open": "皆さん、こんにちは。質問があります。|はじめまして、ここに初めて投稿します。|"
+        "読んでいただきありがとうございます。|"
         "この掲示板で合っているといいのですが。|既出でしたらすみません。|この掲示板はずっと読んでいました。",
-        "f_close": "よろしくお願いします。|どんなアドバイスでも歓迎です。|皆さんの意見を教えてください。|来週また報告します。|"
+        "f_close": "よろしくお願いします。|どんなアドバイスでも歓迎です。|皆さんの意見を教えてください。|"
+        "来週また報告します。|"
         "皆さん、良い一日を。|早速の返信ありがとうございます。",
-        "f_q": "について知っている人はいますか|を試した人はいますか|はどこで見つかりますか|をおすすめできる人はいますか|"
+        "f_q": "について知っている人はいますか|を試した人はいますか|はどこで見つかりますか|"
+        "をおすすめできる人はいますか|"
         "を見た人はいますか|を買った人はいますか",
         "p_subj": "このジャケット|このバッテリー|このコーヒーメーカー|このキーボード|新しいスマートフォン|このリュック|"
         "デスクライト|このミキサー|このマットレス|このカメラ|ワイヤレススピーカー|この電気ケトル|ランニングシューズ|"
         "オフィスチェア",
         "p_verb": "付いています|あります|含まれています|備わっています|採用されています|用意されています",
-        "p_obj": "丈夫な持ち手|予備のフィルター|洗えるカバー|三色のカラー|長い保証期間|コンパクトなデザイン|静かなモーター|"
+        "p_obj": "丈夫な持ち手|予備のフィルター|洗えるカバー|三色のカラー|長い保証期間|コンパクトなデザイン|"
+        "静かなモーター|"
         "柔らかい裏地|大きな画面|防水のケース|金属のフレーム|旅行用のケース|省エネモード",
         "p_trail": "毎日使うのに便利です|手頃な価格です|小さなキッチンに最適です|長旅にぴったりです|一年中使えます|"
         "在宅勤務に向いています|初心者にもおすすめです|家族みんなで使えます",
@@ -1208,9 +1224,9 @@ class _People:
 
     def email(self, rng: random.Random, lang: str, person: Optional[tuple[str, str]] = None) -> str:
         first, last = person or self.person(rng, lang)
-        f, l = _ascii_fold(first).lower(), _ascii_fold(last).lower()
+        f, ln = _ascii_fold(first).lower(), _ascii_fold(last).lower()
         form = rng.randrange(4)
-        local = (f"{f}.{l}", f"{f[0]}{l}", f"{f}{l}{rng.randint(1, 99)}", f"{f}_{l}")[form]
+        local = (f"{f}.{ln}", f"{f[0]}{ln}", f"{f}{ln}{rng.randint(1, 99)}", f"{f}_{ln}")[form]
         return f"{local}@{rng.choice(self.mail[lang])}"
 
 

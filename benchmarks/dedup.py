@@ -145,7 +145,11 @@ def make_near_dup_corpus(
                 copies += 1
     for _ in range(short_docs):
         corpus.docs.append(
-            {"doc_id": _doc_id(seed, i), "source": "short", "text": " ".join(rng.choice(vocab) for _ in range(ngram - 1))}
+            {
+                "doc_id": _doc_id(seed, i),
+                "source": "short",
+                "text": " ".join(rng.choice(vocab) for _ in range(ngram - 1)),
+            }
         )
         i += 1
     rng.shuffle(corpus.docs)
@@ -274,8 +278,8 @@ def bench_end_to_end(sizes: list[int], master: str, partitions: Optional[int], s
                 pq.write_table(table, src)
                 df = spark.read.parquet(str(src)).repartition(nparts)
                 ctx = RunContext(
-                    spark=spark, config=cfg, run_id=f"warmup-{n}" if k == 0 else f"bench-{n}", staging_dir=Path(tmp) / "staging",
-                    work_dir=Path(tmp) / "work", num_partitions=nparts,
+                    spark=spark, config=cfg, run_id=f"warmup-{n}" if k == 0 else f"bench-{n}",
+                    staging_dir=Path(tmp) / "staging", work_dir=Path(tmp) / "work", num_partitions=nparts,
                 )
                 stage = NearDedupStage(cfg.near_dedup, ctx)
                 stage.prepare()
@@ -314,7 +318,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Run the benchmark and print its figures as JSON."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--docs", default="10000", help="comma-separated corpus sizes for the end-to-end run")
-    p.add_argument("--signature-docs", type=int, default=None, help="documents for the signature benchmark (default: smallest --docs, at most 20000)")
+    p.add_argument(
+        "--signature-docs", type=int, default=None,
+        help="documents for the signature benchmark (default: smallest --docs, at most 20000)",
+    )
     p.add_argument("--num-perm", type=int, default=128)
     p.add_argument("--master", default="local[*]")
     p.add_argument("--partitions", type=int, default=None)

@@ -102,7 +102,9 @@ def _best(fn: Callable[[], None], repeat: int) -> float:
 
 def _batches(texts: list[str], size: int = 2048) -> list[pa.RecordBatch]:
     return [
-        pa.RecordBatch.from_pydict({"doc_id": [str(i + j) for j in range(len(texts[i : i + size]))], "text": texts[i : i + size]})
+        pa.RecordBatch.from_pydict(
+            {"doc_id": [str(i + j) for j in range(len(texts[i : i + size]))], "text": texts[i : i + size]}
+        )
         for i in range(0, len(texts), size)
     ]
 

@@ -65,7 +65,9 @@ def main(argv=None) -> int:
             "tokens_per_s": round(sum(r["tokens_per_s"] for r in steady) / len(steady), 1),
             "data_wait_share": round(sum(r["data_wait"] for r in steady) / len(steady), 4),
             "final_loss": summary["loss"], "train_wall_s": round(wall, 2), "data_generation_s": round(gen_s, 2),
-            "max_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+            "max_memory_gib": (
+                round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
+            ),
         }
         print(json.dumps(out, indent=2, sort_keys=True))
     finally:

@@ -84,7 +84,7 @@ def bench_memmap(flat: Path, seq_len: int, batch: int, max_batches: int) -> dict
     for _ in range(max_batches):
         starts = rng.integers(0, len(data) - seq_len - 1, size=batch)
         w = torch.from_numpy(np.stack([data[s : s + seq_len + 1] for s in starts]).astype(np.int64))
-        x, y = w[:, :-1], w[:, 1:]
+        _x, _y = w[:, :-1], w[:, 1:]
     dt = time.perf_counter() - t0
     tokens = max_batches * batch * (seq_len + 1)
     return {"batches": max_batches, "tokens": tokens, "seconds": round(dt, 3), "tokens_per_s": round(tokens / dt)}

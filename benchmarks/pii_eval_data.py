@@ -109,7 +109,9 @@ class Generator:
         )
 
     def card(self) -> str:
-        num = self.fakers["en_US"].credit_card_number(card_type=self.rng.choice(("visa16", "mastercard", "amex", "discover")))
+        num = self.fakers["en_US"].credit_card_number(
+            card_type=self.rng.choice(("visa16", "mastercard", "amex", "discover"))
+        )
         style = self.rng.random()
         if style < 0.4 and len(num) == 16:
             return " ".join(num[i : i + 4] for i in range(0, 16, 4))

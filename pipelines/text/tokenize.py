@@ -148,7 +148,9 @@ def ids_to_binary(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
     le = values.astype(values.dtype.newbyteorder("<"), copy=False)
     data = pa.py_buffer(le.tobytes())
     byte_offsets = pa.array(offsets * le.dtype.itemsize, type=pa.int64())
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1, [None, byte_offsets.buffers()[1], data])
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, byte_offsets.buffers()[1], data]
+    )
 
 
 def binary_to_list_array(binary: pa.Array, token_dtype: str) -> pa.Array:

@@ -126,7 +126,10 @@ class ShardEntry(BaseModel):
     @model_validator(mode="after")
     def _row_groups_add_up(self) -> "ShardEntry":
         if self.row_groups:
-            if sum(g.rows for g in self.row_groups) != self.rows or sum(g.tokens for g in self.row_groups) != self.tokens:
+            if (
+                sum(g.rows for g in self.row_groups) != self.rows
+                or sum(g.tokens for g in self.row_groups) != self.tokens
+            ):
                 raise ValueError(f"{self.path}: row_groups do not add up to the shard's rows/tokens")
         return self
 
@@ -178,7 +181,10 @@ class ShardIndex(BaseModel):
         paths = [s.path for s in self.shards]
         if len(set(paths)) != len(paths):
             raise ValueError("a shard path is listed twice")
-        if sum(s.rows for s in self.shards) != self.total_rows or sum(s.tokens for s in self.shards) != self.total_tokens:
+        if (
+            sum(s.rows for s in self.shards) != self.total_rows
+            or sum(s.tokens for s in self.shards) != self.total_tokens
+        ):
             raise ValueError("total_rows/total_tokens do not match the sum over shards")
         return self
 

@@ -159,7 +159,9 @@ class ShardWriter:
         table = pa.table(
             {
                 "doc_id": pa.array([r[0] for r in rows], pa.string()),
-                "input_ids": pa.array([np.asarray(r[1], dtype=np.int64) for r in rows], pa.list_(pa.int64())).cast(id_type),
+                "input_ids": pa.array(
+                    [np.asarray(r[1], dtype=np.int64) for r in rows], pa.list_(pa.int64())
+                ).cast(id_type),
                 "source": pa.array([r[2] for r in rows], pa.string()),
                 "lang": pa.array([r[3] for r in rows], pa.string()),
             }
@@ -188,21 +190,28 @@ class ShardWriter:
         if ids.null_count:
             raise ShardError("input_ids has null rows; drop documents that failed to tokenize first")
         lengths = pc.list_value_length(ids).cast(pa.int32())
-        if "n_tokens" in table.column_names and not pc.all(pc.equal(table.column("n_tokens").cast(pa.int32()), lengths)).as_py():
+        if (
+            "n_tokens" in table.column_names
+            and not pc.all(pc.equal(table.column("n_tokens").cast(pa.int32()), lengths)).as_py()
+        ):
             raise ShardError("n_tokens does not match the length of input_ids")
         flat = pc.list_flatten(ids)
         if len(flat):
             lo, hi = pc.min_max(flat).values()
             if lo.as_py() < 0 or hi.as_py() >= self.vocab_size:
                 raise ShardError(
-                    f"token id outside the vocabulary [0, {self.vocab_size}); was the shard written with another tokenizer?"
+                    f"token id outside the vocabulary [0, {self.vocab_size}); "
+                    "was the shard written with another tokenizer?"
                 )
         id_type = self.schema.field("input_ids").type
         if ids.type != id_type:
             ids = ids.cast(id_type)
         lang = table.column("lang") if "lang" in table.column_names else pa.nulls(n, pa.string())
         out = pa.Table.from_arrays(
-            [table.column("doc_id").cast(pa.string()), ids, lengths, table.column("source").cast(pa.string()), lang.cast(pa.string())],
+            [
+                table.column("doc_id").cast(pa.string()), ids, lengths,
+                table.column("source").cast(pa.string()), lang.cast(pa.string()),
+            ],
             schema=self.schema,
         )
         return out
@@ -320,7 +329,10 @@ class ShardWriter:
         atomic_write_text(self.out_dir / INDEX_FILE, index.to_json())
         self.index = index
         self._open = False
-        log.info("wrote %s: %d shards, %d rows, %d tokens", self.out_dir / INDEX_FILE, len(self._entries), index.total_rows, index.total_tokens)
+        log.info(
+            "wrote %s: %d shards, %d rows, %d tokens",
+            self.out_dir / INDEX_FILE, len(self._entries), index.total_rows, index.total_tokens,
+        )
         return index
 
     def abort(self) -> None:

@@ -54,8 +54,14 @@ def test_config_error_exit_code_and_message(tmp_path):
 
 def test_run_via_cli_and_via_spark_submit_give_the_same_rows(tmp_path):
     raw = _corpus(tmp_path)
-    core = [a for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize") for a in ("--set", f"{s}.enabled=false")]
-    r = _cli("run", "--config", "demo", "--input", str(raw), "--output", str(tmp_path / "cli"), "--master", "local[2]", *core)
+    core = [
+        a
+        for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")
+        for a in ("--set", f"{s}.enabled=false")
+    ]
+    r = _cli(
+        "run", "--config", "demo", "--input", str(raw), "--output", str(tmp_path / "cli"), "--master", "local[2]", *core
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads(r.stdout[r.stdout.index("{"):])
     assert (summary["records"], summary["curated"], summary["rejected"], summary["quarantined"]) == (22, 20, 1, 1)
@@ -72,4 +78,7 @@ def test_run_via_cli_and_via_spark_submit_give_the_same_rows(tmp_path):
     run = json.loads((tmp_path / "submit" / "run.json").read_text())
     assert run["spark"]["master"] == "local[2]"
     for table in ("curated", "rejected", "quarantine"):
-        assert pq.read_table(tmp_path / "cli" / table).to_pylist() == pq.read_table(tmp_path / "submit" / table).to_pylist()
+        assert (
+            pq.read_table(tmp_path / "cli" / table).to_pylist()
+            == pq.read_table(tmp_path / "submit" / table).to_pylist()
+        )

@@ -23,7 +23,9 @@ def demo_run(spark, tmp_path_factory):
 
 def test_every_malformed_line_lands_where_the_ground_truth_says(demo_run):
     out, m, truth = demo_run
-    quarantine = [q for q in pq.read_table(out / "quarantine").to_pylist() if q["source_file"].endswith("malformed.jsonl")]
+    quarantine = [
+        q for q in pq.read_table(out / "quarantine").to_pylist() if q["source_file"].endswith("malformed.jsonl")
+    ]
     got = {q["source_offset"]: q["reason"] for q in quarantine}
     expected_bad = {ln["byte_offset"]: ln["expected"] for ln in truth["malformed"]["lines"] if ln["expected"] != "kept"}
     assert got == expected_bad

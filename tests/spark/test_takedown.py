@@ -27,7 +27,9 @@ def test_mark_takedowns_adds_reason_and_keeps_rows(spark):
     out = {r["doc_id"]: r for r in mark_takedowns(spark, df, reqs).collect()}
     assert len(out) == 4 and out["d4"]["takedown_reason"] is None and out["d4"]["text"] == "t4"
     assert (out["d1"]["takedown_reason"], out["d1"]["takedown_request_id"]) == ("takedown:domain", "b-dom")
-    assert (out["d2"]["takedown_reason"], out["d3"]["takedown_reason"]) == ("takedown:doc_id", "takedown:content_sha256")
+    assert (out["d2"]["takedown_reason"], out["d3"]["takedown_reason"]) == (
+        "takedown:doc_id", "takedown:content_sha256"
+    )
     none = mark_takedowns(spark, df, [])
     assert none.filter("takedown_reason is not null").count() == 0 and none.count() == 4
 
@@ -102,7 +104,9 @@ def test_takedown_rewrites_only_affected_shards_and_is_idempotent(spark, tmp_pat
     assert len(read_jsonl(store.ledger_dir / "takedowns.jsonl")) == n_rows
 
     # Standing requests apply to future runs: a re-crawl of the erased text is not published.
-    write_partition(raw, "2024-01-02", [dict(demo_records(30, 1)[0], id="recrawl", text=victim_text)] + demo_records(40, 3))
+    write_partition(
+        raw, "2024-01-02", [dict(demo_records(30, 1)[0], id="recrawl", text=victim_text)] + demo_records(40, 3)
+    )
     r2 = run_nightly(cfg, raw, "2024-01-02", store.root, spark=spark)
     assert r2.status == "published" and r2.takedowns_enforced == 1
     index3, folder3 = load_index(store.root)

@@ -49,7 +49,11 @@ def test_clean_synthetic_tree_passes(tmp_path):
         ("schemas/config.py", "from pipelines.text import rules\n", "schemas/config.py:1"),
         ("pipelines/runner.py", "import os\n\nfrom quality.report import json\n", "pipelines/runner.py:3"),
         ("pipelines/text/rules.py", "from ..stages.base import Stage\n", "pipelines/text/rules.py:1"),
-        ("storage/files.py", "def f():\n    # deferred: a test\n    from pipelines import runner\n", "storage/files.py:3"),
+        (
+            "storage/files.py",
+            "def f():\n    # deferred: a test\n    from pipelines import runner\n",
+            "storage/files.py:3",
+        ),
         ("quality/report.py", "from jobs import cli\n", "quality/report.py:1"),
         ("pipelines/runner.py", "from train import loop\n", "pipelines/runner.py:1"),
     ],

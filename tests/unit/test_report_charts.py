@@ -19,7 +19,9 @@ def _bars(svg: str) -> list[ET.Element]:
 
 
 def test_hbar_one_bar_per_positive_value_scaled_to_the_largest():
-    bars = _bars(hbar_chart("x", "Removed <by> reason", [("a:<b>", 10), ("c", 5), ("zero", 0)], color=COLORS["removed"]))
+    bars = _bars(
+        hbar_chart("x", "Removed <by> reason", [("a:<b>", 10), ("c", 5), ("zero", 0)], color=COLORS["removed"])
+    )
     assert len(bars) == 2 and {b.get("fill") for b in bars} == {COLORS["removed"]}
     assert float(bars[0].get("width")) == pytest.approx(2 * float(bars[1].get("width")))
 
