@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
-from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from storage.files import file_sha256
+from storage.files import atomic_write_text, file_sha256
 from storage.shards.index import numpy_dtype
 from storage.tokenizer import (
     BOS_TOKEN,
@@ -79,21 +77,8 @@ def train_bpe_tokenizer(
 
 
 def save_tokenizer(tok, path: os.PathLike | str) -> str:
-    """Write ``tok`` as tokenizer.json atomically (temp file + rename); returns its sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tok-", suffix=".json.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        tok.save(tmp, pretty=False)
-        # mkstemp creates 0600; a tokenizer is shared with executors and other users: honour the umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write ``tok`` as tokenizer.json atomically (permissions from the umask); returns its sha256."""
+    atomic_write_text(path, tok.to_str(pretty=False))
     return file_sha256(path)
 
 
