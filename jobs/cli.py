@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "jobs.cmd_nightly",
     "jobs.cmd_takedown",
     "jobs.cmd_hash_text",
+    "jobs.cmd_pack_env",
 ]
 
 

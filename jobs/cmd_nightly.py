@@ -28,7 +28,7 @@ A rerun of the same date is idempotent; a failed, gated or killed run leaves CUR
 Exit codes: 0 published or up to date, 1 failed, 2 usage or configuration error, 3 gates failed.
 
 example (crontab, 02:30 every night, yesterday's partition):
-  30 2 * * *  corpusforge nightly --config pipelines/presets/web.yaml --raw /data/raw \\
+  30 2 * * *  corpusforge nightly --config web --raw /data/raw \\
       --date "$(date -u -d yesterday +\\%F)" --store /data/store
 """
 

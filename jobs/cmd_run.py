@@ -7,7 +7,8 @@ import logging
 import sys
 
 from jobs.exitcodes import EXIT_FAILED, EXIT_GATES_FAILED, EXIT_OK, EXIT_USAGE
-from pipelines.runner import run_pipeline
+from pipelines.readers import InputError
+from pipelines.runner import OutputLocationError, run_pipeline
 from pipelines.stages.base import StageConfigError
 from quality.report import write_report
 from schemas.config import ConfigError, load_config
@@ -17,14 +18,14 @@ log = logging.getLogger(__name__)
 HELP = "run the pipeline over input files and write a run directory"
 DESCRIPTION = """\
 Run the pipeline over INPUT files (JSONL[.gz|.zst], Parquet, text files, WARC/WET; directories and globs
-are expanded) and write OUTPUT: run.json, curated/, rejected/, quarantine/. The output appears only when
-the run is complete (it is built beside OUTPUT and moved into place); an existing run there is replaced
-only then. Spark runs embedded in local mode (spark.master, default local[*]) unless launched with
-spark-submit, whose --master wins.
+are expanded; http(s):// and object-store URLs and path lists too, see docs/ingest.md) and write OUTPUT:
+run.json, curated/, rejected/, quarantine/. The output appears only when the run is complete (it is built
+beside OUTPUT and moved into place); an existing run there is replaced only then. Spark runs embedded in
+local mode (spark.master, default local[*]) unless launched with spark-submit, whose --master wins.
 
 examples:
   corpusforge run --config demo --input 'pipelines/assets/demo/*.jsonl*' --output out/demo
-  corpusforge run --config pipelines/presets/web.yaml --input raw/ --output out/web \\
+  corpusforge run --config web --input raw/ --output out/web \\
       --set quality.enabled=false --set spark.driver_memory=8g
 """
 
@@ -33,8 +34,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, metavar="FILE",
                    help="YAML config file, or the name of a bundled preset (demo, web, ...)")
     p.add_argument("--input", action="append", required=True, metavar="PATH",
-                   help="input file, directory or glob; repeat for several")
-    p.add_argument("--output", required=True, metavar="DIR", help="run directory to write")
+                   help="input file, directory, glob, http(s):// URL, s3:// / gs:// / hdfs:// URL (with the "
+                        "matching extra installed), or a path list: @FILE or a *.paths[.gz] file of one input "
+                        "per line (docs/ingest.md); repeat for several")
+    p.add_argument("--output", required=True, metavar="DIR",
+                   help="run directory to write: a path the driver and every executor see (not an object-store "
+                        "URI; see docs/cluster.md)")
     p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", dest="overrides",
                    help="override a config value, e.g. --set ingest.max_doc_chars=200000 (value read as YAML, "
                         "type-checked); repeat for several")
@@ -59,7 +64,7 @@ def execute(args: argparse.Namespace) -> int:
         config = load_config(args.config, overrides)
         result = run_pipeline(config, args.input, args.output, run_id=args.run_id, previous=args.previous,
                               report_writer=write_report)
-    except (ConfigError, StageConfigError, FileNotFoundError) as exc:
+    except (ConfigError, StageConfigError, FileNotFoundError, InputError, OutputLocationError) as exc:
         print(f"corpusforge run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as exc:  # RunError, the giant-cluster guard, Spark job failures: nothing committed

@@ -1,7 +1,7 @@
 """spark-submit entry point of the nightly pipeline; takes the same arguments as ``corpusforge nightly``.
 
     spark-submit --master spark://HOST:7077 jobs/nightly.py \\
-        --config pipelines/presets/web.yaml --raw /data/raw --date 2024-06-01 --store /data/store
+        --config web --raw /data/raw --date 2024-06-01 --store /data/store
 
 Under spark-submit the master and resources come from spark-submit. The store must be on a filesystem
 that the driver and the executors share (the runs are written there) and that supports flock and hard

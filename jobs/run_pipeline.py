@@ -1,7 +1,7 @@
 """spark-submit entry point; takes the same arguments as ``corpusforge run``.
 
     spark-submit --master spark://HOST:7077 --py-files corpusforge.zip jobs/run_pipeline.py \\
-        --config pipelines/presets/web.yaml --input /data/raw --output /data/out/web
+        --config web --input /data/raw --output /data/out/web
 
 Under spark-submit the master and resources come from spark-submit; ``spark.*`` keys of the config
 only fill what it leaves unset.

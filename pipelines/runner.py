@@ -27,8 +27,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import pyarrow.parquet as pq
+
 from pipelines.ledger import write_removal_ledger
-from pipelines.readers import expand_inputs, plan_splits
+from pipelines.readers import expand_inputs, local_path_of, plan_splits, url_scheme
 from pipelines.runtime import build_spark_session, default_parallelism, resolve_jit, shuffle_partitions_for
 from pipelines.stages.base import RunContext
 from pipelines.stages.ingest import scan_to_parquet
@@ -62,6 +64,29 @@ class RunError(RuntimeError):
     """A run that cannot be completed; nothing was committed."""
 
 
+class OutputLocationError(ValueError):
+    """``--output`` is a location a run cannot be committed to (an object-store URI): a usage error."""
+
+
+def check_output_location(output: str) -> Path:
+    """The local run directory ``output`` names (``file://`` accepted); fails fast on an object-store URI.
+
+    A run is built in a staging directory beside OUT and committed by renaming it, and Spark's writers,
+    the ingest workers and the accounting all write under it: OUT must be a filesystem path that the
+    driver and every executor see (a local disk in local mode, a shared mount on a cluster).
+    """
+    scheme = url_scheme(output)
+    if scheme is None or scheme == "file":
+        return Path(local_path_of(output)).absolute()
+    raise OutputLocationError(
+        f"--output {output!r}: {scheme}:// is not supported as an output. A run is built beside OUT and "
+        f"committed by renaming the staging directory, which object stores (s3://, gs://, abfs://...) cannot do "
+        f"atomically, and corpusforge writes OUT through the local filesystem API. Write to a path on storage "
+        f"that the driver and every executor mount (a local disk, NFS, a mounted volume) and copy the committed "
+        f"run to {scheme}:// afterwards; see docs/cluster.md (Remote inputs and object stores)."
+    )
+
+
 @dataclass
 class RunResult:
     """What a committed run produced. ``gates_passed`` is None when no quality gates were evaluated."""
@@ -89,6 +114,48 @@ class _Layout:
 
     num_files: int
     compression: str
+
+
+class _Progress:
+    """One log line when a step of the run starts and one when it ends: ``[3/8] quality (drop) started``.
+
+    Plain log lines (no carriage returns or colours), so a terminal and a log file read the same; Spark's
+    own console progress bar is on only when stderr is a terminal (``pipelines.runtime``).
+    """
+
+    def __init__(self, total: int):
+        self.total = total
+        self.step = 0
+        self._t0 = 0.0
+
+    def start(self, what: str, detail: str = "") -> None:
+        self.step += 1
+        self._t0 = time.time()
+        log.info("[%d/%d] %s started%s", self.step, self.total, what, f": {detail}" if detail else "")
+
+    def done(self, what: str, detail: str = "") -> float:
+        seconds = time.time() - self._t0
+        log.info("[%d/%d] %s done in %.1fs%s", self.step, self.total, what, seconds, f": {detail}" if detail else "")
+        return seconds
+
+
+def _mb(n: int) -> str:
+    return f"{n / _MIB:.1f} MB"
+
+
+def _rate(n_bytes: int, seconds: float) -> str:
+    return f"{n_bytes / _MIB / seconds:.1f} MB/s" if seconds > 0 and n_bytes > 0 else "MB/s unknown"
+
+
+def _log_start(ctx: RunContext, inp: "_Inputs") -> None:
+    """The first lines of a run: inputs, master and where the Spark UI is (when it is on)."""
+    sc = ctx.spark.sparkContext
+    try:
+        ui = sc.uiWebUrl if sc.getConf().get("spark.ui.enabled", "true") == "true" else None
+    except Exception:  # noqa: BLE001 - the UI address is a courtesy, never a reason to fail
+        ui = None
+    log.info("run %s: %d input files (%s), Spark %s, master %s, Spark UI %s", ctx.run_id, len(inp.files),
+             _mb(inp.total_bytes), ctx.spark.version, sc.master, ui or "off")
 
 
 def new_run_id() -> str:
@@ -193,18 +260,22 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
     """
     started, started_at = time.time(), utc_now()
     run_id = run_id or new_run_id()
+    out = check_output_location(output)
     check_enabled_stages_built(config)
-    out = Path(output).absolute()
     check_output_replaceable(out)
     inp = _plan_inputs(config, inputs)
     if spark is None:
         spark = _build_spark(config, inp.total_bytes)
     ctx = _new_context(spark, config, run_id, out, inp.total_bytes)
+    _log_start(ctx, inp)
+    # ingest, the enabled stages, outputs, shards, accounting, report
+    n_stages = sum(1 for name, _ in STAGE_ORDER if getattr(config, name).enabled)
+    progress = _Progress(1 + n_stages + 1 + config.tokenize.enabled + 1 + (report_writer is not None))
     try:
-        manifest = _run(ctx, inp, started, started_at, takedown_requests)
+        manifest = _run(ctx, inp, started, started_at, takedown_requests, progress)
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
         atomic_write_json(ctx.staging_dir / "run.json", manifest.model_dump(mode="json"))
-        report = _write_report(ctx, report_writer, previous)
+        report = _write_report(ctx, report_writer, previous, progress)
         commit(ctx.staging_dir, out, run_id)
     except BaseException:
         shutil.rmtree(ctx.staging_dir, ignore_errors=True)
@@ -222,11 +293,12 @@ def run_pipeline(config: PipelineConfig, inputs: list[str], output: str, spark=N
 
 def _plan_inputs(config: PipelineConfig, inputs: list[str]) -> _Inputs:
     """Expand the inputs and plan their read splits (raises RunError when nothing is found)."""
-    files = expand_inputs(inputs, config.ingest.format, config.ingest.source)
+    files = expand_inputs(inputs, config.ingest.format, config.ingest.source, config.ingest.remote)
     if not files:
         raise RunError(f"no input files found in {inputs}")
     _warn_ambiguous_positions(files)
-    return _Inputs(files, plan_splits(files, config.ingest.split_bytes), sum(f.size for f in files))
+    # a remote file whose size the server did not tell (-1) counts as empty for sizing the run
+    return _Inputs(files, plan_splits(files, config.ingest.split_bytes), sum(max(f.size, 0) for f in files))
 
 
 def _build_spark(config: PipelineConfig, total_bytes: int):
@@ -259,44 +331,48 @@ def _layout(config: PipelineConfig, total_bytes: int) -> _Layout:
     return _Layout(num_files, compression)
 
 
-def _write_report(ctx: RunContext, report_writer: Optional[ReportWriter], previous: Optional[str]):
+def _write_report(ctx: RunContext, report_writer: Optional[ReportWriter], previous: Optional[str],
+                  progress: Optional[_Progress] = None):
     """Write the report into the staging directory (None without a report writer)."""
     if report_writer is None:
         return None
-    t_report = time.time()
+    progress = progress or _Progress(1)
+    progress.start("report")
     report = report_writer(ctx.staging_dir, spark=ctx.spark, previous=Path(previous) if previous else None,
                            gates=ctx.config.gates)
-    ctx.timings["report"] = round(time.time() - t_report, 3)
-    log.info("report written in %.1fs", ctx.timings["report"])
+    ctx.timings["report"] = round(progress.done("report"), 3)
     return report
 
 
 def _run(ctx: RunContext, inp: _Inputs, started: float, started_at: str,
-         takedown_requests: Optional[str] = None) -> RunManifest:
+         takedown_requests: Optional[str] = None, progress: Optional[_Progress] = None) -> RunManifest:
     """Ingest, stages, outputs, removal ledger, shards and accounting, all inside the staging directory."""
     layout = _layout(ctx.config, inp.total_bytes)
     stages, writer = _prepare_stages(ctx)
-    docs, quarantine, stats_rows, hashes = _ingest(ctx, inp)
+    progress = progress or _Progress(3 + len(stages) + (writer is not None))
+    docs, quarantine, stats_rows, hashes = _ingest(ctx, inp, progress)
     kept, quarantine, n_repeated = _drop_repeated_source_ids(ctx, docs, quarantine)
+    progress.done("ingest", _ingest_summary(ctx, stats_rows, hashes, n_repeated))
     rejected_parts = []
     if takedown_requests:
         # Erasure and opt-out requests apply to every future run, before any stage sees the text.
         kept, erased = _mark_takedowns(ctx.spark, kept, takedown_requests)
         rejected_parts.append(erased)
-    documents, stage_records = _run_stages(ctx, stages, kept, rejected_parts)
+    documents, stage_records = _run_stages(ctx, stages, kept, rejected_parts, progress)
     any_quarantined = bool(n_repeated) or any(st["quarantine_rows"] for st in stats_rows)
-    outputs = _write_outputs(ctx, stages, documents, rejected_parts, quarantine, any_quarantined, layout)
+    outputs = _write_outputs(ctx, stages, documents, rejected_parts, quarantine, any_quarantined, layout, progress)
     if writer is not None:
-        outputs["shards"] = _write_shards(ctx, writer, stage_records)
+        outputs["shards"] = _write_shards(ctx, writer, stage_records, progress)
 
     # Accounting from the written data, checked against what the readers saw.
-    t0 = time.time()
+    progress.start("accounting")
     staging = ctx.staging_dir
     counts, per_file = _account(ctx.spark, staging / "curated", staging / "rejected", staging / "quarantine",
                                 stats_rows)
     records = _input_records(inp.files, hashes, per_file)
-    ctx.timings["accounting"] = round(time.time() - t0, 3)
-    log.info("accounting checked in %.1fs", time.time() - t0)
+    ctx.timings["accounting"] = round(progress.done(
+        "accounting", f"{counts.records} records = {counts.curated} curated + {counts.rejected} rejected + "
+        f"{counts.quarantined} quarantined"), 3)
     return _manifest(ctx, started, started_at, records, counts, stage_records, outputs)
 
 
@@ -317,21 +393,67 @@ def _prepare_stages(ctx: RunContext) -> tuple[list, Any]:
     return stages, writer
 
 
-def _ingest(ctx: RunContext, inp: _Inputs):
+def _ingest(ctx: RunContext, inp: _Inputs, progress: _Progress):
     """Read every split once into the work table; the readers' statistics come back directly.
 
     Returns ``(documents, quarantine, reader statistics rows, file hashes by path)``.
     """
+    n_remote = sum(1 for f in inp.files if url_scheme(f.path) not in (None, "file"))
+    remote = f", {n_remote} remote" if n_remote else ""
+    progress.start("ingest", f"{len(inp.files)} files{remote} ({_mb(inp.total_bytes)}) in {len(inp.splits)} splits")
     t0 = time.time()
     scan, stats_rows, hashes = scan_to_parquet(ctx.spark, inp.splits, ctx.config.ingest, ctx.work_dir / "ingest")
-    unreadable = [f.rel_path for f in inp.files if hashes[f.path]["bytes"] < 0]
-    if unreadable:
-        raise RunError(f"input files cannot be read: {unreadable[:5]} (check permissions)")
+    ctx.stage_info["ingest"] = _ingest_info(inp.files, stats_rows, hashes)
+    _check_unreadable(ctx.config.ingest, inp.files, ctx.stage_info["ingest"]["unreadable"])
     ctx.timings["ingest"] = round(time.time() - t0, 3)
-    log.info("ingest: %d files in %d splits read in %.1fs", len(inp.files), len(inp.splits), time.time() - t0)
     docs = scan.filter("kind = 'doc'").select(*_DOC_COLUMNS, "offset_unit")
     quarantine = scan.filter("kind = 'quarantine'").select(*_QUARANTINE_COLUMNS)
     return docs, quarantine, stats_rows, hashes
+
+
+def _ingest_summary(ctx: RunContext, stats_rows: list[dict], hashes: dict, n_repeated: int) -> str:
+    """The ``ingest done`` progress line: records, documents, quarantined, bytes and read rate."""
+    records = sum(st["records"] or 0 for st in stats_rows)
+    quarantined = sum(st["quarantine_rows"] for st in stats_rows) + n_repeated
+    read_bytes = sum(max(h["bytes"] or 0, 0) for h in hashes.values())
+    return (f"{records} records ({records - quarantined} documents, {quarantined} quarantined) from "
+            f"{_mb(read_bytes)}, read at {_rate(read_bytes, ctx.timings.get('ingest', 0))}")
+
+
+def _ingest_info(files, stats_rows: list[dict], hashes: dict) -> dict[str, Any]:
+    """run.json's ``stage_info.ingest``: remote downloads (attempts, retries) and every unreadable file."""
+    fetches = {st["source_file"]: st["fetch"] for st in stats_rows if st.get("fetch")}
+    unreadable = [{"path": f.path, "rel_path": f.rel_path, "error": str(hashes[f.path]["sha256"])
+                   .removeprefix("unreadable: ")}
+                  for f in files if (hashes[f.path]["bytes"] or 0) < 0]
+    info: dict[str, Any] = {"files": len(files), "unreadable_files": len(unreadable), "unreadable": unreadable}
+    if fetches:
+        info["remote"] = {
+            "files": len(fetches),
+            "bytes": sum(max(v["bytes"], 0) for v in fetches.values()),
+            "attempts": sum(v["attempts"] for v in fetches.values()),
+            "retries": sum(v["attempts"] - 1 for v in fetches.values()),
+            "retried_files": {path: v["attempts"] - 1 for path, v in sorted(fetches.items()) if v["attempts"] > 1},
+            "download_seconds": round(sum(v["seconds"] for v in fetches.values()), 3),
+        }
+    return info
+
+
+def _check_unreadable(cfg, files, unreadable: list[dict]) -> None:
+    """Apply ``ingest.on_unreadable`` and ``ingest.max_unreadable_files``; a run that reads nothing fails."""
+    if not unreadable:
+        return
+    n = len(unreadable)
+    first = f"{unreadable[0]['rel_path']}: {unreadable[0]['error']}"
+    if cfg.on_unreadable == "fail":
+        raise RunError(f"{n} input file(s) cannot be read and ingest.on_unreadable=fail (first: {first})")
+    if cfg.max_unreadable_files is not None and n > cfg.max_unreadable_files:
+        raise RunError(f"{n} input files cannot be read, more than ingest.max_unreadable_files="
+                       f"{cfg.max_unreadable_files} (first: {first})")
+    if n == len(files):
+        raise RunError(f"no input file could be read ({n} unreadable; first: {first})")
+    log.warning("%d input file(s) cannot be read; each is quarantined as ingest:unreadable_file and listed in "
+                "run.json (stage_info.ingest.unreadable); first: %s", n, first)
 
 
 def _drop_repeated_source_ids(ctx: RunContext, docs, quarantine):
@@ -387,7 +509,8 @@ def _mark_takedowns(spark, kept, takedown_requests: str):
     return marked.filter(F.col(TAKEDOWN_REASON).isNull()).select(*_DOC_COLUMNS), erased
 
 
-def _run_stages(ctx: RunContext, stages: list, kept, rejected_parts: list) -> tuple[Any, list[dict]]:
+def _run_stages(ctx: RunContext, stages: list, kept, rejected_parts: list,
+                progress: Optional[_Progress] = None) -> tuple[Any, list[dict]]:
     """Apply the stages in code order; each stage's output is materialized once (it feeds two branches).
 
     Rows a ``drop`` stage rejects are appended to ``rejected_parts``. Returns the documents still kept
@@ -397,16 +520,22 @@ def _run_stages(ctx: RunContext, stages: list, kept, rejected_parts: list) -> tu
     # deferred: pyspark loads only when a run starts
     from pyspark.sql import functions as F
 
+    progress = progress or _Progress(len(stages))
     stage_records = []
     last_with_reasons = None
     for i, stage in enumerate(stages):
         t0 = time.time()
+        mode = getattr(stage.section, "mode", "tag")  # stages without a mode only annotate
+        progress.start(f"{stage.name} ({mode})")
         out_df = stage.apply(kept)
+        done = "its rows are computed by the next write"
         if stage.materialize:
             path = ctx.work_dir / f"stage-{i:02d}-{stage.name}"
             out_df.write.option("compression", "lz4").parquet(str(path))
             out_df = ctx.spark.read.parquet(str(path))
-        mode = getattr(stage.section, "mode", "tag")  # stages without a mode only annotate
+            n_docs = _parquet_rows(path)
+            seconds = time.time() - t0
+            done = f"{n_docs} documents" + (f", {n_docs / seconds:.0f} documents/s" if n_docs and seconds else "")
         reason = F.col(stage.reason_column)
         if mode == "drop" and i == len(stages) - 1 and not stage.materialize:
             # A cheap last stage is not split into two branches (each would recompute it): its rows go
@@ -420,19 +549,27 @@ def _run_stages(ctx: RunContext, stages: list, kept, rejected_parts: list) -> tu
             kept = out_df
         stage_records.append({"name": stage.name, "mode": mode, "seconds": round(time.time() - t0, 3)})
         ctx.timings[f"stage:{stage.name}"] = round(time.time() - t0, 3)
-        log.info("stage %s (%s) done in %.1fs", stage.name, mode, time.time() - t0)
+        progress.done(f"{stage.name} ({mode})", done)
     if kept is None:
         return last_with_reasons, stage_records
     # Curated and rejected rows share one schema (curated's drop_reason is always null) and one write.
     return kept.withColumn(DROP_REASON, F.lit(None).cast("string")), stage_records
 
 
+def _parquet_rows(path: Path) -> int:
+    """Rows of a folder of Parquet files, from their footers (no Spark job)."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(Path(path).glob("*.parquet")))
+
+
 def _write_outputs(ctx: RunContext, stages: list, documents, rejected_parts: list, quarantine,
-                   any_quarantined: bool, layout: _Layout) -> dict[str, Any]:
+                   any_quarantined: bool, layout: _Layout, progress: Optional[_Progress] = None) -> dict[str, Any]:
     """Write curated/, rejected/, quarantine/ and the removal ledger deterministically."""
     # deferred: pyspark loads only when a run starts
     from pyspark.sql import functions as F
 
+    progress = progress or _Progress(1)
+    progress.start("outputs", "curated/, rejected/, quarantine/ and the removal ledger (stages not yet "
+                   "computed run here)")
     t0 = time.time()
     staging = ctx.staging_dir
     curated_dir, rejected_dir, quarantine_dir = staging / "curated", staging / "rejected", staging / "quarantine"
@@ -459,17 +596,20 @@ def _write_outputs(ctx: RunContext, stages: list, documents, rejected_parts: lis
     outputs["ledger"] = write_removal_ledger(ctx.spark, staging, ctx.run_id)
     ctx.timings["ledger"] = round(time.time() - t1, 3)
     ctx.timings["outputs"] = round(t1 - t0, 3)
-    log.info("outputs written in %.1fs (removal ledger %.1fs)", time.time() - t0, time.time() - t1)
+    progress.done("outputs", f"removal ledger {time.time() - t1:.1f}s")
     return outputs
 
 
-def _write_shards(ctx: RunContext, writer, stage_records: list[dict]) -> dict[str, Any]:
+def _write_shards(ctx: RunContext, writer, stage_records: list[dict],
+                  progress: Optional[_Progress] = None) -> dict[str, Any]:
     """Tokenize the written curated documents into shards; returns run.json's ``outputs.shards``."""
+    progress = progress or _Progress(1)
+    progress.start("tokenize")
     t0 = time.time()
     info = writer.run(ctx.spark.read.parquet(str(ctx.staging_dir / "curated")))
     stage_records.append({"name": "tokenize", "mode": "write", "seconds": round(time.time() - t0, 3)})
     ctx.timings["tokenize"] = round(time.time() - t0, 3)
-    log.info("tokenize: shards written in %.1fs", time.time() - t0)
+    progress.done("tokenize", f"{info.get('shards')} shards, {info.get('tokens')} tokens")
     return {"files": info.get("shards"), "tokens": info.get("tokens")}
 
 

@@ -19,7 +19,7 @@ from airflow.models import Variable
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 CODE = Variable.get("corpusforge_code", default_var="/opt/corpusforge")
-CONFIG = Variable.get("corpusforge_config", default_var=f"{CODE}/pipelines/presets/web.yaml")
+CONFIG = Variable.get("corpusforge_config", default_var="web")  # a bundled preset name or a YAML path
 RAW = Variable.get("corpusforge_raw", default_var="/data/raw")
 STORE = Variable.get("corpusforge_store", default_var="/data/store")
 

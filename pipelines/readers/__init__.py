@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from dataclasses import replace
+from typing import Any, Iterator, Optional
 
 import pyarrow as pa
 
@@ -11,6 +12,7 @@ from schemas.columns import DOCUMENT_SCHEMA, QUARANTINE_SCHEMA
 from .jsonl import read_jsonl
 from .parquet import read_parquet
 from .records import REASONS, RecordBuilder
+from .remote import Fetched, FetchOptions, InputError, fetch, is_remote, local_path_of, url_scheme
 from .splits import InputFile, InputSplit, detect_format, expand_inputs, plan_splits
 from .streams import Limits
 from .text import read_text_file
@@ -37,14 +39,23 @@ INGEST_SCHEMA = pa.schema(
 )
 
 
-def read_split(split: InputSplit, cfg) -> Iterator[dict[str, Any]]:
+def read_split(split: InputSplit, cfg, local_path: Optional[str] = None,
+               unreadable: Optional[str] = None) -> Iterator[dict[str, Any]]:
     """All rows of one split, ending with its ``stats`` row. Never raises for bad input.
 
     An unexpected failure while reading (a bug, or an I/O error) becomes one quarantine row with the
-    exception type; every row read before it is kept.
+    exception type; every row read before it is kept. ``local_path`` is where a remote file was
+    downloaded to (rows still name ``split.path``, its URL); ``unreadable`` says why a remote file could
+    not be downloaded, and the split is then one ``ingest:unreadable_file`` row.
     """
     builder = RecordBuilder(cfg, split.source, split.path, split.rel_path)
     limits = Limits(cfg.max_decompressed_bytes, cfg.max_compression_ratio, cfg.ratio_check_min_bytes)
+    if unreadable is not None:
+        yield builder.quarantine(0, "file", "unreadable_file", None, detail=unreadable)
+        yield builder.stats(split.split_index)
+        return
+    if local_path is not None:
+        split = replace(split, path=local_path)
     try:
         if split.fmt == "jsonl":
             yield from read_jsonl(split, cfg, builder, limits)
@@ -93,6 +104,7 @@ def rows_to_batches(rows: Iterator[dict[str, Any]], batch_rows: int = 2048, max_
 
 
 __all__ = [
-    "INGEST_SCHEMA", "REASONS", "InputFile", "InputSplit", "Limits", "RecordBuilder",
-    "detect_format", "expand_inputs", "plan_splits", "read_split", "rows_to_batches",
+    "INGEST_SCHEMA", "REASONS", "FetchOptions", "Fetched", "InputError", "InputFile", "InputSplit", "Limits",
+    "RecordBuilder", "detect_format", "expand_inputs", "fetch", "is_remote", "local_path_of", "plan_splits",
+    "read_split", "rows_to_batches", "url_scheme",
 ]

@@ -49,7 +49,7 @@ REASONS = {
     "html_extraction_failed": "the HTML payload could not be turned into text",
     "duplicate_source_id": "another record of the same source has the same id; the first one (file, offset) is kept",
     "unsupported_format": "the file's format is not one of jsonl, parquet, text, warc, wet",
-    "unreadable_file": "the file could not be opened or read",
+    "unreadable_file": "the file could not be opened or read (a remote one after ingest.remote.retries)",
 }
 
 

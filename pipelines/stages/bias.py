@@ -49,7 +49,7 @@ class BiasStage(DocumentStage):
             raise StageConfigError(str(exc)) from None
         self._sha256 = lex.sha256
         self.ctx.assets["bias_lexicon"] = {
-            "path": str(lex.path),
+            "path": lex.name,
             "sha256": lex.sha256,
             "version": lex.version,
             "files": dict(lex.file_sha256),
@@ -71,7 +71,7 @@ class BiasStage(DocumentStage):
         lex = load_lexicon(lexicon_dir, axes)
         if lex.sha256 != expected_sha256:
             raise RuntimeError(
-                f"the bias lexicon at {lex.path} on this executor differs from the driver's "
+                f"the bias lexicon at {lex.name} on this executor differs from the driver's "
                 f"(sha256 {lex.sha256[:12]} != {str(expected_sha256)[:12]}); deploy the same lexicon files "
                 "everywhere"
             )

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.readers import INGEST_SCHEMA, InputSplit, read_split, rows_to_batches
+from pipelines.readers import INGEST_SCHEMA, FetchOptions, InputSplit, fetch, is_remote, read_split, rows_to_batches
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +46,44 @@ def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
 
     Returns the split's statistics (a dict) with ``part_file``, ``part_rows`` and ``quarantine_rows``.
     The task of a file's first split also hashes the whole file (``file_bytes``, ``file_sha256``) before
-    reading it, which leaves the file in the page cache for the reader. Runs in a Python worker. A split
-    without rows still gets a (row-less) file, so every split has exactly one part.
+    reading it, which leaves the file in the page cache for the reader. A remote file (one split) is first
+    downloaded whole to a local temporary file, with retries (``pipelines/readers/remote.py``), hashed on
+    the way, read from there and deleted; ``fetch`` then says how many attempts it took and, when it
+    could not be read, why (``unreadable``). Runs in a Python worker. A split without rows still gets a
+    (row-less) file, so every split has exactly one part.
     """
+    if is_remote(split.path):
+        got = fetch(split.path, FetchOptions.of(cfg.remote))
+        try:
+            fetched = {"attempts": got.attempts, "seconds": got.seconds, "bytes": got.bytes}
+            sha = got.sha256 if got.error is None else f"unreadable: {got.error}"
+            return _write_part(number, split, cfg, out_dir, got.bytes, sha, local_path=got.local_path,
+                               unreadable=got.error, fetched=fetched)
+        finally:
+            if got.local_path is not None:
+                try:
+                    os.unlink(got.local_path)
+                except OSError:
+                    pass
+    file_bytes = file_sha256 = None
+    if split.split_index == 0:
+        _, file_bytes, file_sha256 = _hash_file(split.path)
+    unreadable = file_sha256 if file_bytes is not None and file_bytes < 0 else None
+    return _write_part(number, split, cfg, out_dir, file_bytes, file_sha256, unreadable_local=unreadable)
+
+
+def _write_part(number: int, split: InputSplit, cfg, out_dir: str, file_bytes, file_sha256, local_path=None,
+                unreadable=None, fetched=None, unreadable_local=None) -> dict:
     name = f"split-{number:06d}.parquet"
     final = os.path.join(out_dir, name)
     tmp = os.path.join(out_dir, f".{name}.{uuid.uuid4().hex}.tmp")
     stats: dict = {}
-    file_bytes = file_sha256 = None
-    if split.split_index == 0:
-        _, file_bytes, file_sha256 = _hash_file(split.path)
 
     quarantined = 0
 
     def rows():
         nonlocal quarantined
-        for r in read_split(split, cfg):
+        for r in read_split(split, cfg, local_path=local_path, unreadable=unreadable):
             if r["kind"] == "stats":
                 stats.update(r)
             else:
@@ -85,7 +107,8 @@ def write_split_part(number: int, split: InputSplit, cfg, out_dir: str) -> dict:
             "split_index": stats.get("split_index"), "records": stats.get("records"),
             "skipped": stats.get("skipped"), "encoding": stats.get("encoding"),
             "part_file": name, "part_rows": n, "quarantine_rows": quarantined,
-            "file_bytes": file_bytes, "file_sha256": file_sha256}
+            "file_bytes": file_bytes, "file_sha256": file_sha256,
+            "unreadable": unreadable or unreadable_local, "fetch": fetched}
 
 
 def scan_to_parquet(spark, splits: list[InputSplit], cfg, out_dir: Path):

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.text.assets import resolve_asset
+from pipelines.text.assets import asset_spec, resolve_asset
 from pipelines.text.tokenize import (
     TokenizerError,
     binary_to_list_array,
@@ -93,12 +93,16 @@ def _encode_texts(
 
 
 def _encoder(
-    path: str, sha256: str, eos_id: Optional[int], bos_id: Optional[int], max_tokens: Optional[int], batch_size: int
+    spec: str, sha256: str, eos_id: Optional[int], bos_id: Optional[int], max_tokens: Optional[int], batch_size: int
 ):
-    """The mapInArrow function; it closes over plain values only (never a tokenizer object)."""
+    """The mapInArrow function; it closes over plain values only (never a tokenizer object).
+
+    ``spec`` is the tokenizer's portable name (:func:`~pipelines.text.assets.asset_spec`): a bundled
+    tokenizer is resolved again in the executor's own copy of the package, a user file by its path.
+    """
 
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        tok = load_tokenizer(path, expected_sha256=sha256)  # once per worker process (cached)
+        tok = load_tokenizer(resolve_asset(spec), expected_sha256=sha256)  # once per worker process (cached)
         for batch in batches:
             ids, lengths = _encode_texts(
                 tok, batch.column("text").to_pylist(), eos_id, bos_id, max_tokens, batch_size
@@ -155,7 +159,7 @@ class TokenizeWriter:
         except TokenizerError as exc:
             raise StageConfigError(str(exc)) from None
         self.ctx.assets["tokenizer"] = {
-            "path": str(self.tokenizer_file), "sha256": self._tok.sha256, "vocab_size": self._tok.vocab_size,
+            "path": asset_spec(s.tokenizer_path), "sha256": self._tok.sha256, "vocab_size": self._tok.vocab_size,
         }
 
     def run(self, curated_df) -> dict[str, Any]:
@@ -173,7 +177,7 @@ class TokenizeWriter:
         docs = curated_df.select("doc_id", "text", "source", lang.alias("lang"))
         eos = self.eos_id if s.eos == "append" else None
         tokenized = docs.mapInArrow(
-            _encoder(str(self.tokenizer_file), tok.sha256, eos, self.bos_id, s.max_doc_tokens, s.encode_batch_size),
+            _encoder(asset_spec(s.tokenizer_path), tok.sha256, eos, self.bos_id, s.max_doc_tokens, s.encode_batch_size),
             _SPARK_SCHEMA,
         )
         scratch = Path(self.ctx.work_dir) / "tokenize"

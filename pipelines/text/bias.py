@@ -3,7 +3,8 @@
 Per document: identity-term mentions per demographic axis, gendered pronoun counts, toxicity-lexicon hits,
 and group-targeted toxicity (an identity term and a toxic term in the same sentence). The lexicons are
 plain TSV files in ``pipelines/assets/lexicons`` (see its README) with a VERSION and a sha256 recorded in
-run.json.
+run.json; the bundled ones are read through importlib.resources (:mod:`pipelines.text.assets`), so they
+load from a checkout, a wheel or a zip on ``--py-files`` alike.
 
 Matching rules: whole words only (a term inside another word never counts), case-insensitive unless a
 term says ``case=title``, hyphens and spaces equivalent, possessive ``'s`` ignored, plural forms generated
@@ -18,14 +19,20 @@ import logging
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import regex
 
+from pipelines.text.assets import bundled
+
 log = logging.getLogger(__name__)
 
-DEFAULT_LEXICON_DIR = Path(__file__).resolve().parents[1] / "assets" / "lexicons"
+#: The bundled lexicon folder (a ``Path`` in a checkout or an installed package, a zip entry otherwise).
+DEFAULT_LEXICON_DIR: Traversable = bundled("assets/lexicons")
+#: What the run manifest records as the bundled lexicon's location.
+DEFAULT_LEXICON_NAME = "pipelines/assets/lexicons"
 LEXICON_FILES = ("VERSION", "classes.tsv", "identity_terms.tsv", "pronouns.tsv", "toxicity.tsv")
 
 FLAG_TOXIC = "toxicity"
@@ -135,7 +142,7 @@ def _parse_options(raw: str, where: str) -> dict[str, str]:
     return opts
 
 
-def _rows(path: Path) -> Iterable[tuple[int, list[str]]]:
+def _rows(path: Union[Path, Traversable]) -> Iterable[tuple[int, list[str]]]:
     if not path.is_file():
         raise LexiconError(f"lexicon file {path} is missing; a lexicon directory holds {', '.join(LEXICON_FILES)}")
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -172,15 +179,21 @@ def _expand(term: str, label: str, opts: dict[str, str], classes: dict[str, froz
 
 @dataclass
 class Lexicon:
-    """The loaded lexicons of one directory, with version and hashes."""
+    """The loaded lexicons of one directory, with version and hashes.
 
-    path: Path
+    ``path`` is where the files were read (a ``Path``, or a zip entry for the bundled lexicon inside a
+    zip); ``name`` is what run.json records: ``pipelines/assets/lexicons`` for the bundled lexicon, the
+    directory otherwise.
+    """
+
+    path: Union[Path, Traversable]
     version: str
     sha256: str
     file_sha256: dict[str, str]
     identity: list[Term]
     pronouns: list[Term]
     toxicity: list[Term]
+    name: str = DEFAULT_LEXICON_NAME
 
     @property
     def axes(self) -> list[str]:
@@ -191,13 +204,13 @@ def load_lexicon(directory: Optional[str | Path] = None, axes: Optional[Iterable
     """Load a lexicon directory (default: the bundled one).
 
     Args:
-        directory: directory with the files in ``LEXICON_FILES``.
+        directory: directory with the files in ``LEXICON_FILES`` (None: the bundled lexicon).
         axes: keep only identity terms of these axes (None: all).
 
     Raises:
         LexiconError: a file is missing or a line is malformed (the message names file and line).
     """
-    d = Path(directory) if directory else DEFAULT_LEXICON_DIR
+    d: Union[Path, Traversable] = Path(directory) if directory else DEFAULT_LEXICON_DIR
     file_sha = {}
     combined = hashlib.sha256()
     for name in LEXICON_FILES:
@@ -248,7 +261,8 @@ def load_lexicon(directory: Optional[str | Path] = None, axes: Optional[Iterable
         toxicity.extend(
             _expand(cols[0].strip(), "toxic", _parse_options(cols[1] if len(cols) > 1 else "", where), classes, where)
         )
-    return Lexicon(d, version, combined.hexdigest(), file_sha, identity, pronouns, toxicity)
+    name = str(Path(directory).resolve()) if directory else DEFAULT_LEXICON_NAME
+    return Lexicon(d, version, combined.hexdigest(), file_sha, identity, pronouns, toxicity, name)
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
@@ -135,19 +137,31 @@ def validate_config(data: dict[str, Any], origin: str = "<dict>") -> PipelineCon
         raise ConfigError(_format_errors(err, origin)) from None
 
 
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "presets"
+#: The bundled presets (``schemas/presets/*.yaml``), read through importlib.resources so that they load
+#: from a checkout, an installed wheel and a zip on ``--py-files`` alike.
+PRESETS: Traversable = resources.files("schemas") / "presets"
 
 
-def resolve_preset(path_or_name: Union[str, Path]) -> Path:
-    """A config path, or the name of a bundled preset (``demo``, ``web``, ...)."""
+def preset_names() -> list[str]:
+    """The names of the bundled presets (``demo``, ``multilingual``, ``web``)."""
+    return sorted(p.name[: -len(".yaml")] for p in PRESETS.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_preset(path_or_name: Union[str, Path]) -> Union[Path, Traversable]:
+    """A config path, or the name of a bundled preset (``demo``, ``web``, ...).
+
+    An existing file wins. Otherwise the last path component names a bundled preset, with or without
+    ``.yaml``, so that the paths of earlier releases (``pipelines/presets/web.yaml``) still work.
+    """
     p = Path(path_or_name)
     if p.is_file():
         return p
-    candidate = PRESETS_DIR / (p.name if p.suffix in (".yaml", ".yml") else f"{p.name}.yaml")
+    candidate = PRESETS / (p.name if p.suffix in (".yaml", ".yml") else f"{p.name}.yaml")
     if candidate.is_file():
         return candidate
-    known = sorted(x.stem for x in PRESETS_DIR.glob("*.yaml"))
-    raise ConfigError(f"config file {str(path_or_name)!r} not found; bundled presets: {', '.join(known)}")
+    raise ConfigError(
+        f"config file {str(path_or_name)!r} not found; bundled presets: {', '.join(preset_names())}"
+    )
 
 
 def load_config(path_or_name: Union[str, Path, None] = None, overrides: Iterable[str] = ()) -> PipelineConfig:
@@ -156,11 +170,11 @@ def load_config(path_or_name: Union[str, Path, None] = None, overrides: Iterable
     origin = "defaults"
     if path_or_name is not None:
         path = resolve_preset(path_or_name)
-        origin = str(path)
+        origin = str(path) if Path(path_or_name).is_file() else f"bundled preset schemas/presets/{path.name}"
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+            raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
         data = loaded or {}
     overrides = list(overrides)
     if overrides:
@@ -183,6 +197,7 @@ __all__ = [
     "OutputSection",
     "PiiSection",
     "PipelineConfig",
+    "PRESETS",
     "QualitySection",
     "Section",
     "SparkSection",
@@ -192,5 +207,7 @@ __all__ = [
     "config_sha256",
     "load_config",
     "parse_override",
+    "preset_names",
+    "resolve_preset",
     "validate_config",
 ]

@@ -22,6 +22,32 @@ class WarcOptions(Section):
     )
 
 
+class RemoteOptions(Section):
+    """How remote inputs (http(s):// URLs, s3://, gs://, hdfs://... and path lists) are fetched."""
+
+    retries: int = Field(
+        5, ge=0, description="Further attempts at a remote file after a transient failure (connection refused, "
+        "reset or dropped mid-file, timeout, HTTP 408/425/429/5xx); each attempt downloads the whole file again.",
+    )
+    backoff_seconds: float = Field(
+        1.0, ge=0, description="Wait before the first retry; it doubles after each further failure."
+    )
+    backoff_max_seconds: float = Field(
+        60.0, ge=0, description="Longest wait between two attempts (also caps a server's Retry-After)."
+    )
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="Socket timeout of remote reads: connecting, and each read while downloading."
+    )
+    temp_dir: Optional[str] = Field(
+        None, description="Folder on each worker where a remote file is downloaded before it is read (deleted "
+        "right after); default: the system temporary folder. Needs room for one file per running task.",
+    )
+    base_url: Optional[str] = Field(
+        None, description="Prefix of the relative entries of path lists, e.g. https://data.commoncrawl.org/ for "
+        "Common Crawl's warc.paths.gz; default: the folder of the list itself.",
+    )
+
+
 class IngestSection(StageSection):
     """The ``ingest`` section. Ingest always runs; ``enabled: false`` is rejected.
 
@@ -74,7 +100,17 @@ class IngestSection(StageSection):
     split_bytes: int = Field(
         64 * MiB, gt=0, description="Uncompressed JSONL files are split into byte ranges of this size for parallelism."
     )
+    on_unreadable: Literal["quarantine", "fail"] = Field(
+        "quarantine",
+        description="An input file that cannot be read (a remote one after ingest.remote.retries): quarantine "
+        "it as ingest:unreadable_file (listed in run.json) and go on, or fail the run with nothing committed.",
+    )
+    max_unreadable_files: Optional[int] = Field(
+        None, ge=0, description="Failure budget with on_unreadable=quarantine: the run fails when more input files "
+        "than this are unreadable; default: no limit (a run where no file at all can be read always fails).",
+    )
     warc: WarcOptions = WarcOptions()
+    remote: RemoteOptions = RemoteOptions()
 
     @field_validator("enabled")
     @classmethod

@@ -1,5 +1,4 @@
 """Configuration: strict keys, typed overrides, presets, hashing."""
-from pathlib import Path
 
 import pytest
 
@@ -10,12 +9,19 @@ from pipelines.stages.registry import (
     check_enabled_stages_built,
     load_stage_class,
 )
-from schemas.config import STAGE_SECTIONS, ConfigError, load_config, validate_config
-
-PRESETS = Path(__file__).resolve().parents[2] / "pipelines" / "presets"
+from schemas.config import PRESETS, STAGE_SECTIONS, ConfigError, load_config, preset_names, validate_config
 
 
-@pytest.mark.parametrize("preset", sorted(p.stem for p in PRESETS.glob("*.yaml")))
+def test_bundled_presets_are_found():
+    assert {"demo", "multilingual", "web"} <= set(preset_names())
+
+
+def test_preset_paths_of_earlier_releases_still_name_the_bundled_preset():
+    assert load_config("pipelines/presets/web.yaml").sha256() == load_config("web").sha256()
+    assert load_config("web.yaml").sha256() == load_config("web").sha256()
+
+
+@pytest.mark.parametrize("preset", preset_names())
 def test_every_preset_validates_and_lists_every_stage(preset):
     cfg = load_config(preset)
     import yaml
