@@ -8,6 +8,7 @@ import sys
 
 from jobs.exitcodes import EXIT_FAILED, EXIT_GATES_FAILED, EXIT_OK, EXIT_USAGE
 from pipelines.nightly import NightlyError, run_nightly
+from pipelines.readers import InputError
 from pipelines.runner import RunError
 from pipelines.stages.base import StageConfigError
 from pipelines.store import StoreError
@@ -57,9 +58,9 @@ def execute(args: argparse.Namespace) -> int:
     try:
         result = run_nightly(config, args.raw, args.date, args.store, backfill=not args.no_backfill,
                              report_writer=write_report)
-    except (NightlyError, StageConfigError, FileNotFoundError) as exc:
+    except (NightlyError, StageConfigError, InputError, FileNotFoundError) as exc:
         print(f"corpusforge nightly: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, StageConfigError) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, (StageConfigError, InputError)) else EXIT_FAILED
     except (RunError, StoreError) as exc:
         print(f"corpusforge nightly: failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
