@@ -88,7 +88,9 @@ def build_spark_session(
         builder = builder.master(master or "local[*]").config("spark.driver.memory", driver_memory)
     conf = {
         "spark.ui.enabled": "true" if ui else "false",
-        "spark.ui.showConsoleProgress": "false",
+        # Spark's console progress bar redraws one line with carriage returns: only on a terminal, so that
+        # logs that are not (files, CI, pipes) carry no control characters.
+        "spark.ui.showConsoleProgress": "true" if _stderr_is_terminal() else "false",
         "spark.sql.session.timeZone": "UTC",
         # Arrow batches between the JVM and Python workers; 2048 rows keep memory per batch small for
         # documents of up to a few hundred KB.
@@ -115,6 +117,13 @@ def build_spark_session(
     if shuffle_partitions:
         spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
     return spark
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
 
 
 def default_parallelism(spark) -> int:
