@@ -319,6 +319,9 @@ def _new_context(spark, config: PipelineConfig, run_id: str, out: Path, total_by
     spark.conf.set("spark.sql.shuffle.partitions", str(num_partitions))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.tmp-{run_id}")
+    if staging.exists():  # a run with this id was killed before its commit; nothing in it was ever visible
+        log.warning("removing %s, left by an earlier run with the same run id that did not finish", staging)
+        shutil.rmtree(staging)
     work = staging / "_work"
     work.mkdir(parents=True)
     return RunContext(spark=spark, config=config, run_id=run_id, staging_dir=staging, work_dir=work,

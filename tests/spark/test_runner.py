@@ -177,6 +177,16 @@ def test_failed_run_leaves_previous_output_untouched(spark, planted, tmp_path, m
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".keep")] == [], "staging removed"
 
 
+def test_rerun_with_the_id_of_a_killed_run_replaces_its_leftover_staging(spark, planted, tmp_path):
+    out = tmp_path / "again"
+    leftover = tmp_path / ".again.tmp-fixed-id"
+    (leftover / "_work" / "ingest").mkdir(parents=True)  # what a driver killed mid-run leaves behind
+    (leftover / "_work" / "ingest" / "split-000000.parquet").write_bytes(b"half written")
+    m = run_pipeline(_cfg(), [str(planted)], str(out), spark=spark, run_id="fixed-id").manifest
+    assert m.run_id == "fixed-id" and m.counts.curated == 7
+    assert not leftover.exists()
+
+
 def test_refuses_to_replace_a_directory_that_is_not_a_run(spark, planted, tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
