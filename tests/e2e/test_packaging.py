@@ -9,6 +9,7 @@ and the stop-word lists load, and every bundled file is byte-identical to the ch
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import sysconfig
@@ -78,3 +79,19 @@ def test_every_asset_loads_from_the_wheel_in_a_fresh_venv(tmp_path, expected):
     assert entry.startswith(new_site)
     r = subprocess.run([python, entry, "--help"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "--config" in r.stdout, r.stderr
+    # ... and really submitted (local mode, ingest + exact dedup only: the point is the code's origin).
+    import pyspark
+
+    spark_submit = str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
+    demo = str(REPO / "pipelines" / "assets" / "demo" / "part-00000.jsonl")
+    off = [a for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")
+           for a in ("--set", f"{s}.enabled=false")]
+    submit_env = clean_env(PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, SPARK_LOCAL_IP="127.0.0.1")
+    submit_env.pop("PYTHONPATH", None)
+    r = subprocess.run([spark_submit, "--master", "local[1]", "--conf", f"spark.pyspark.python={python}",
+                        "--conf", f"spark.pyspark.driver.python={python}", "--conf", "spark.ui.enabled=false",
+                        entry, "--config", "demo", "--input", demo, "--output", str(work / "out"), *off],
+                       cwd=work, env=submit_env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
+    assert run["counts"]["curated"] > 0 and run["spark"]["master"] == "local[1]"
