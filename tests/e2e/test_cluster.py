@@ -477,8 +477,6 @@ def packing(tmp_path_factory) -> Iterator[Optional[Packing]]:
 
 @pytest.mark.slow
 def test_archive_route_matches_local_mode(local_run, packing, cluster, corpus):
-    if not (REPO / "jobs" / "cmd_pack_env.py").exists():
-        pytest.skip("`corpusforge pack-env` is not built yet (jobs/cmd_pack_env.py is missing)")
     cmds = readme_cluster_commands()
     assert packing and "submit_archive" in cmds, f"README 'On a cluster' lacks the archive route: {cmds}"
     root = packing.wait()  # env.tar.gz (the README's name) in the directory spark-submit runs in

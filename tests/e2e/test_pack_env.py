@@ -81,8 +81,7 @@ def test_refuses_other_editable_installs_and_non_venvs_with_a_clear_message(tmp_
 def test_packed_environment_runs_corpusforge_without_the_checkout(tmp_path):
     installed = [d for d in metadata.distributions(path=[sysconfig.get_paths()["purelib"]])
                  if d.metadata["Name"] == "corpusforge"]
-    if not installed:
-        pytest.skip("corpusforge is not installed in this venv (make install installs it)")
+    assert installed, "corpusforge is not installed in this venv: run make install"
     editable = '"editable": true' in (installed[0].read_text("direct_url.json") or "")
     archive = tmp_path / "env.tar.gz"
     work = tmp_path / "cwd"
