@@ -19,7 +19,6 @@ already is (Spark's own writers put the outputs there).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import uuid
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.readers import INGEST_SCHEMA, FetchOptions, InputSplit, fetch, is_remote, read_split, rows_to_batches
+from storage.files import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +155,7 @@ def scan_to_parquet(spark, splits: list[InputSplit], cfg, out_dir: Path):
 
 
 def _hash_file(path: str) -> tuple[str, int, str]:
-    h = hashlib.sha256()
-    n = 0
     try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(4 << 20), b""):
-                h.update(chunk)
-                n += len(chunk)
+        return path, os.path.getsize(path), file_sha256(path)
     except OSError as exc:
         return path, -1, f"unreadable: {exc.strerror}"
-    return path, n, h.hexdigest()

@@ -18,10 +18,10 @@ from pipelines.text.lid import (
     LanguageIdentifier,
     LanguagePolicy,
     LidModelError,
-    file_sha256,
     load_model,
     resolve_model_path,
 )
+from storage.files import file_sha256
 
 from .base import Batch, DocumentStage, StageConfigError
 

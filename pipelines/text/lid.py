@@ -18,7 +18,6 @@ so predictions go through the C++ binding, ``model.f.predict(text, k, threshold,
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -71,15 +70,6 @@ def resolve_model_path(model_path: Optional[str]) -> str:
             "exists on the driver and every executor, or remove the key to use the bundled lid.176.ftz"
         )
     return str(path.resolve())
-
-
-def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    """sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class LidModel:
