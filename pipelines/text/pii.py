@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from schemas.config.pii import NER_ENTITIES, PiiSection
+from schemas.config.pii import NER_ENTITIES, PATTERN_ENTITIES, PiiSection
 
 from .pii_ner import NER_SCORE, load_ner_pipeline, ner_spans
 from .pii_recognizers import BudgetExceeded, Hit, PatternDetector, enhance_with_context
@@ -130,12 +130,15 @@ class PiiScrubber:
 
         self.section = section
         self.entities = section.active_entities()
-        self.pattern_entities = [e for e in self.entities if e not in NER_ENTITIES]
+        self.pattern_entities = [e for e in self.entities if e in PATTERN_ENTITIES]
         self.ner_entities = [e for e in self.entities if e in NER_ENTITIES]
         self.key = None
         if section.operator == "pseudonymize":
             self.key = key if key else pseudonym_key(section.pseudonym_key_env)
-        self.patterns = PatternDetector(self.pattern_entities, section.phone_regions, use_prefilters)
+        self.patterns = PatternDetector(
+            self.pattern_entities, section.phone_regions, use_prefilters,
+            phone_regions_from_language=section.phone_regions_from_language,
+        )
         self.nlp = None
         if self.ner_entities:
             if nlp is None:
@@ -144,6 +147,7 @@ class PiiScrubber:
                 except ValueError as exc:
                     raise PiiConfigError(str(exc)) from None
             self.nlp = nlp
+        self._nrp_as_person = section.ner_nrp_as_person and "PERSON" in self.entities and "NRP" not in self.entities
         self.allow = {t.strip().casefold() for t in section.allow_list if t.strip()}
         self.anonymizer = AnonymizerEngine()
         self._operators = self._build_operators()
@@ -154,24 +158,30 @@ class PiiScrubber:
         langs = self.section.ner_languages
         return self.nlp is not None and (langs is None or (lang is not None and lang in langs))
 
-    def detect_batch(
-        self, texts: Sequence[str], langs: Optional[Sequence[Optional[str]]] = None
+    def raw_hits_batch(
+        self,
+        texts: Sequence[str],
+        langs: Optional[Sequence[Optional[str]]] = None,
+        ner: bool = True,
     ) -> list[object]:
-        """Final detections per text: a list of ``RecognizerResult`` (thresholded, deduplicated,
-        allow-listed), or the exception that made detection fail on that text."""
-        from presidio_analyzer import EntityRecognizer, RecognizerResult  # deferred: Presidio is heavy
+        """Every raw detection per text (pattern recognizers and NER, context-enhanced, *before* score
+        thresholds, duplicate removal and allow-list), or the exception that made detection fail.
 
+        ``ner=False`` runs the pattern recognizers only (fields other than the text, diagnostics).
+        """
         langs = list(langs) if langs is not None else [None] * len(texts)
         raw: list[object] = []
-        for text in texts:
+        for text, lang in zip(texts, langs):
             deadline = time.monotonic() + _deadline_seconds(self.section, len(text))
             try:
-                raw.append(self.patterns.detect(text, deadline))
+                raw.append(self.patterns.detect(text, deadline, lang))
             except BudgetExceeded as exc:
                 raw.append(exc)
             except Exception as exc:  # one document's failure never kills the batch
                 raw.append(exc)
-        ner_idx = [i for i, t in enumerate(texts) if isinstance(raw[i], list) and self._ner_wanted(langs[i]) and t]
+        ner_idx = [
+            i for i, t in enumerate(texts) if ner and isinstance(raw[i], list) and self._ner_wanted(langs[i]) and t
+        ]
         if ner_idx:
             try:
                 spans = ner_spans(
@@ -180,6 +190,7 @@ class PiiScrubber:
                     self.ner_entities,
                     self.section.chunk_chars,
                     self.section.batch_size,
+                    nrp_as_person=self._nrp_as_person,
                 )
                 for i, found in zip(ner_idx, spans):
                     raw[i].extend(Hit(ent, s, e, NER_SCORE, "ner") for ent, s, e in found)
@@ -187,27 +198,54 @@ class PiiScrubber:
                 # A batch-level model failure: retry document by document so that only the culprit fails.
                 for i in ner_idx:
                     try:
-                        found = ner_spans(self.nlp, [texts[i]], self.ner_entities, self.section.chunk_chars, 1)[0]
+                        found = ner_spans(
+                            self.nlp, [texts[i]], self.ner_entities, self.section.chunk_chars, 1,
+                            nrp_as_person=self._nrp_as_person,
+                        )[0]
                         raw[i].extend(Hit(ent, s, e, NER_SCORE, "ner") for ent, s, e in found)
                     except Exception as exc:
                         raw[i] = exc
-        out: list[object] = []
         for text, hits in zip(texts, raw):
+            if isinstance(hits, list):
+                try:
+                    enhance_with_context(text, hits, self.patterns.context_words)
+                except Exception as exc:  # pragma: no cover - defensive
+                    raw[raw.index(hits)] = exc
+        return raw
+
+    def finalize(self, text: str, hits: list[Hit]) -> list:
+        """Presidio's order after detection: per-entity score thresholds, duplicate removal, allow-list.
+
+        Returns ``RecognizerResult`` objects sorted by position.
+        """
+        from presidio_analyzer import EntityRecognizer, RecognizerResult  # deferred: Presidio is heavy
+
+        results = [
+            RecognizerResult(h.entity, h.start, h.end, h.score)
+            for h in hits
+            if h.score >= self.section.threshold_for(h.entity)
+        ]
+        results = EntityRecognizer.remove_duplicates(results)
+        if self.allow:
+            results = [r for r in results if text[r.start : r.end].strip().casefold() not in self.allow]
+        results.sort(key=lambda r: (r.start, r.end, r.entity_type))
+        return results
+
+    def detect_batch(
+        self,
+        texts: Sequence[str],
+        langs: Optional[Sequence[Optional[str]]] = None,
+        ner: bool = True,
+    ) -> list[object]:
+        """Final detections per text: a list of ``RecognizerResult`` (thresholded, deduplicated,
+        allow-listed), or the exception that made detection fail on that text."""
+        out: list[object] = []
+        for text, hits in zip(texts, self.raw_hits_batch(texts, langs, ner=ner)):
             if not isinstance(hits, list):
                 out.append(hits)
                 continue
             try:
-                enhance_with_context(text, hits, self.patterns.context_words)
-                results = [
-                    RecognizerResult(h.entity, h.start, h.end, h.score)
-                    for h in hits
-                    if h.score >= self.section.threshold_for(h.entity)
-                ]
-                results = EntityRecognizer.remove_duplicates(results)
-                if self.allow:
-                    results = [r for r in results if text[r.start : r.end].strip().casefold() not in self.allow]
-                results.sort(key=lambda r: (r.start, r.end, r.entity_type))
-                out.append(results)
+                out.append(self.finalize(text, hits))
             except Exception as exc:
                 out.append(exc)
         return out
@@ -274,16 +312,18 @@ class PiiScrubber:
         texts: Sequence[Optional[str]],
         langs: Optional[Sequence[Optional[str]]] = None,
         return_spans: bool = False,
+        ner: bool = True,
     ) -> list[ScrubResult]:
         """Scrub every text of a batch. Never raises for one document's failure (``pii:error`` instead).
 
         Args:
             texts: the documents (None is treated as an empty text).
-            langs: the documents' language codes (used for ``ner_languages``), or None.
+            langs: the documents' language codes (used for ``ner_languages`` and phone regions), or None.
             return_spans: also return detection offsets (evaluation only).
+            ner: False scrubs with the pattern recognizers only (URLs, metadata values).
         """
         clean = [t if isinstance(t, str) else "" for t in texts]
-        detections = self.detect_batch(clean, langs)
+        detections = self.detect_batch(clean, langs, ner=ner)
         out: list[ScrubResult] = []
         errors: Counter = Counter()
         for text, det in zip(clean, detections):

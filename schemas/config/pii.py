@@ -12,30 +12,59 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import FilterSection
 
-#: Entities found by spaCy's named-entity recognizer (need ``ner: true``).
+#: Entities found by spaCy's named-entity recognizer (need ``ner: true``). DATE_TIME is also found by
+#: Presidio's DateRecognizer (a pattern recognizer), which runs whenever DATE_TIME is listed.
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION")
 
-#: Entities found by Presidio pattern/validation recognizers (no NER needed).
-PATTERN_ENTITIES = (
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "IP_ADDRESS",
-    "US_SSN",
-    "URL",
-    "CRYPTO",
-    "MAC_ADDRESS",
-    "US_PASSPORT",
-    "US_DRIVER_LICENSE",
-    "US_BANK_NUMBER",
-    "US_ITIN",
-    "UK_NHS",
-    "MEDICAL_LICENSE",
+#: Entities of Presidio's predefined pattern recognizers (``presidio_analyzer.predefined_recognizers``,
+#: Presidio 2.2.366). Country-specific ones run on every document, like any other pattern entity; their
+#: context words are in the recognizer's language. ``tests/unit/test_pii_entities.py`` checks this list
+#: against the installed Presidio.
+PRESIDIO_PATTERN_ENTITIES = (
+    "ABA_ROUTING_NUMBER", "AU_ABN", "AU_ACN", "AU_MEDICARE", "AU_TFN", "CA_POSTAL_CODE", "CA_SIN",
+    "CREDIT_CARD", "CRYPTO", "DATE_TIME", "DE_BSNR", "DE_FUEHRERSCHEIN", "DE_HANDELSREGISTER",
+    "DE_HEALTH_INSURANCE", "DE_ID_CARD", "DE_KFZ", "DE_LANR", "DE_PASSPORT", "DE_PLZ", "DE_SOCIAL_SECURITY",
+    "DE_TAX_ID", "DE_TAX_NUMBER", "DE_VAT_ID", "EMAIL_ADDRESS", "ES_NIE", "ES_NIF", "ES_PASSPORT",
+    "FI_PERSONAL_IDENTITY_CODE", "IBAN_CODE", "IN_AADHAAR", "IN_GSTIN", "IN_PAN", "IN_PASSPORT",
+    "IN_VEHICLE_REGISTRATION", "IN_VOTER", "IP_ADDRESS", "IT_DRIVER_LICENSE", "IT_FISCAL_CODE",
+    "IT_IDENTITY_CARD", "IT_PASSPORT", "IT_VAT_CODE", "KR_BRN", "KR_DRIVER_LICENSE", "KR_FRN", "KR_PASSPORT",
+    "KR_RRN", "MAC_ADDRESS", "MEDICAL_LICENSE", "NG_NIN", "NG_VEHICLE_REGISTRATION", "PHONE_NUMBER",
+    "PH_PASSPORT", "PH_TIN", "PH_UMID", "PL_PESEL", "SE_ORGANISATIONSNUMMER", "SE_PERSONNUMMER",
+    "SG_NRIC_FIN", "SG_UEN", "TH_TNIN", "TR_LICENSE_PLATE", "TR_NATIONAL_ID", "UK_DRIVING_LICENCE", "UK_NHS",
+    "UK_NINO", "UK_PASSPORT", "UK_POSTCODE", "UK_VEHICLE_REGISTRATION", "URL", "US_BANK_NUMBER",
+    "US_CLAIM_NUMBER", "US_DRIVER_LICENSE", "US_HEALTH_INSURANCE_MEMBER_ID", "US_ITIN", "US_MBI", "US_NPI",
+    "US_PASSPORT", "US_PRESCRIPTION_NUMBER", "US_PRIOR_AUTHORIZATION_NUMBER", "US_PROVIDER_TAX_ID",
+    "US_REFERRAL_NUMBER", "US_SSN", "UUID", "ZA_COMPANY_REGISTRATION", "ZA_DRIVER_LICENSE", "ZA_ID_NUMBER",
+    "ZA_INCOME_TAX_NUMBER", "ZA_LICENSE_PLATE", "ZA_MOBILE_NUMBER", "ZA_PASSPORT", "ZA_TELEPHONE_NUMBER",
+    "ZA_TRAFFIC_REGISTER_NUMBER", "ZA_VAT_NUMBER",
 )
 
-SUPPORTED_ENTITIES = PATTERN_ENTITIES + NER_ENTITIES
+#: corpusforge's own recognizers (``pipelines/text/pii_extra.py``): street addresses in many countries'
+#: formats, and digit sequences shaped like phone, card or account numbers that fail every validator.
+CORPUSFORGE_ENTITIES = ("STREET_ADDRESS", "NUMBER_SEQUENCE")
 
+#: Pattern entities (no NER needed): Presidio's and corpusforge's.
+PATTERN_ENTITIES = tuple(sorted(set(PRESIDIO_PATTERN_ENTITIES) | set(CORPUSFORGE_ENTITIES)))
+
+SUPPORTED_ENTITIES = PATTERN_ENTITIES + tuple(e for e in NER_ENTITIES if e not in PATTERN_ENTITIES)
+
+#: ``presidio_default`` in ``pii.entities``: every entity vanilla ``AnalyzerEngine()`` supports for English
+#: (the recognizers Presidio's default registry loads for ``en``, plus the NER labels of its default NLP
+#: configuration minus ``labels_to_ignore``, i.e. ORGANIZATION is not among them).
+PRESIDIO_DEFAULT_EN = (
+    "CREDIT_CARD", "CRYPTO", "DATE_TIME", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "LOCATION",
+    "MAC_ADDRESS", "MEDICAL_LICENSE", "NRP", "PERSON", "PHONE_NUMBER", "UK_NHS", "URL", "US_BANK_NUMBER",
+    "US_DRIVER_LICENSE", "US_ITIN", "US_PASSPORT", "US_SSN", "UUID",
+)
+
+#: Named entity sets usable in ``pii.entities`` (expanded at load time, mixed freely with entity names).
+ENTITY_PRESETS = {"presidio_default": PRESIDIO_DEFAULT_EN}
+
+#: The default set (what corpusforge's presets scrub), a documented choice (docs/pii.md, "Default entity
+#: set"): direct identifiers and contact data of people (names, places, addresses, e-mail, phone, IP,
+#: URLs, government, card and bank numbers), plus number sequences shaped like them that fail validation.
+#: Dates, nationalities/religions/political groups and organisations are left: they are rarely personal
+#: data on their own and scrubbing them removes much ordinary text a model should learn from.
 DEFAULT_ENTITIES = (
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",
@@ -46,10 +75,15 @@ DEFAULT_ENTITIES = (
     "PERSON",
     "LOCATION",
     "URL",
+    "STREET_ADDRESS",
+    "NUMBER_SEQUENCE",
 )
 
 #: Presidio's PhoneRecognizer default regions.
 DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR")
+
+#: Fields that ``pii.fields`` may name.
+PII_FIELDS = ("text", "url", "metadata")
 
 
 class PiiSection(FilterSection):
@@ -62,7 +96,33 @@ class PiiSection(FilterSection):
 
     entities: list[str] = Field(
         default_factory=lambda: list(DEFAULT_ENTITIES),
-        description="Presidio entity types to detect and scrub.",
+        description=(
+            "Entity types to detect and scrub: Presidio's entity names, corpusforge's STREET_ADDRESS and "
+            "NUMBER_SEQUENCE, and the preset 'presidio_default' (every entity vanilla Presidio's "
+            "AnalyzerEngine supports for English), mixed freely."
+        ),
+    )
+    fields: list[str] = Field(
+        default_factory=lambda: list(PII_FIELDS),
+        description=(
+            "Fields scrubbed: 'text' (all entities), 'url' (path, query and fragment through the pattern "
+            "recognizers; scheme and host kept) and 'metadata' (string values through the pattern recognizers)."
+        ),
+    )
+    phone_regions_from_language: bool = Field(
+        True,
+        description=(
+            "Also parse phone numbers in national format for the regions where the document's language "
+            "(the 'lang' column) is spoken, besides phone_regions."
+        ),
+    )
+    ner_nrp_as_person: bool = Field(
+        True,
+        description=(
+            "A span spaCy labels NORP (nationality, religious or political group) that is not a known word of "
+            "that kind is scrubbed as PERSON (the small English models label many foreign first names NORP). "
+            "Applies when PERSON is listed and NRP is not."
+        ),
     )
     ner: bool = Field(
         True,
@@ -140,15 +200,29 @@ class PiiSection(FilterSection):
     @field_validator("entities")
     @classmethod
     def _known_entities(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(SUPPORTED_ENTITIES))
+        expanded: set[str] = set()
+        for name in v:
+            expanded.update(ENTITY_PRESETS.get(name, (name,)))
+        unknown = sorted(expanded - set(SUPPORTED_ENTITIES))
         if unknown:
             raise ValueError(
-                f"unknown entity type(s) {unknown}; supported: {', '.join(SUPPORTED_ENTITIES)}"
+                f"unknown entity type(s) {unknown}; supported: the presets {', '.join(ENTITY_PRESETS)} and "
+                f"{', '.join(SUPPORTED_ENTITIES)}"
             )
-        if not v:
+        if not expanded:
             raise ValueError("list at least one entity type, or set pii.enabled: false")
         # Order-insensitive and duplicate-free, so that equal configs hash equally.
-        return sorted(set(v))
+        return sorted(expanded)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(PII_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown pii.fields {unknown}; choose from {', '.join(PII_FIELDS)}")
+        if "text" not in v:
+            raise ValueError("pii.fields must include 'text' (the document body is always scrubbed)")
+        return [f for f in PII_FIELDS if f in v]
 
     @field_validator("phone_regions")
     @classmethod
@@ -170,5 +244,6 @@ class PiiSection(FilterSection):
         return self.thresholds.get(entity, self.score_threshold)
 
     def active_entities(self) -> list[str]:
-        """Entities that will actually be searched (NER entities drop out when ``ner`` is false)."""
-        return [e for e in self.entities if self.ner or e not in NER_ENTITIES]
+        """Entities that will actually be searched (NER-only entities drop out when ``ner`` is false;
+        DATE_TIME stays, found by Presidio's DateRecognizer alone)."""
+        return [e for e in self.entities if self.ner or e in PATTERN_ENTITIES]
