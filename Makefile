@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 	@# torch first and pinned: an unpinned torch can pull a multi-GB CUDA build.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,pack]"
+	@# presidio-evaluator: its sentence generator and templates make the PII parity test's and benchmark's
+	@# evaluation sets. --no-deps: its declared requirements (transformers, plotly, scikit-learn, pandas>=3)
+	@# are for parts we do not use; the generator needs only faker, pandas, numpy, tqdm and python-dotenv.
+	$(BIN)/python -m pip install --quiet --no-deps "presidio-evaluator==0.3.2" "python-dotenv>=1.0"
 	@touch $(STAMP)
 
 check-java:

@@ -148,6 +148,11 @@ class PiiScrubber:
                     raise PiiConfigError(str(exc)) from None
             self.nlp = nlp
         self._nrp_as_person = section.ner_nrp_as_person and "PERSON" in self.entities and "NRP" not in self.entities
+        self._misread_dates_as = (
+            "LOCATION"
+            if section.ner_misread_dates and "LOCATION" in self.entities and "DATE_TIME" not in self.entities
+            else None
+        )
         self.allow = {t.strip().casefold() for t in section.allow_list if t.strip()}
         self.anonymizer = AnonymizerEngine()
         self._operators = self._build_operators()
@@ -191,6 +196,7 @@ class PiiScrubber:
                     self.section.chunk_chars,
                     self.section.batch_size,
                     nrp_as_person=self._nrp_as_person,
+                    misread_dates_as=self._misread_dates_as,
                 )
                 for i, found in zip(ner_idx, spans):
                     raw[i].extend(Hit(ent, s, e, NER_SCORE, "ner") for ent, s, e in found)
@@ -200,7 +206,7 @@ class PiiScrubber:
                     try:
                         found = ner_spans(
                             self.nlp, [texts[i]], self.ner_entities, self.section.chunk_chars, 1,
-                            nrp_as_person=self._nrp_as_person,
+                            nrp_as_person=self._nrp_as_person, misread_dates_as=self._misread_dates_as,
                         )[0]
                         raw[i].extend(Hit(ent, s, e, NER_SCORE, "ner") for ent, s, e in found)
                     except Exception as exc:
@@ -226,6 +232,14 @@ class PiiScrubber:
             if h.score >= self.section.threshold_for(h.entity)
         ]
         results = EntityRecognizer.remove_duplicates(results)
+        # NUMBER_SEQUENCE is the fallback for numbers no validating recognizer claims: where another entity
+        # covers the same characters, that entity names the span.
+        others = [r for r in results if r.entity_type != "NUMBER_SEQUENCE"]
+        if len(others) != len(results):
+            results = others + [
+                r for r in results
+                if r.entity_type == "NUMBER_SEQUENCE" and not any(o.start < r.end and r.start < o.end for o in others)
+            ]
         if self.allow:
             results = [r for r in results if text[r.start : r.end].strip().casefold() not in self.allow]
         results.sort(key=lambda r: (r.start, r.end, r.entity_type))

@@ -13,11 +13,14 @@ import hashlib
 import importlib.resources as res
 import logging
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import yaml
+
+from .assets import bundled
 
 log = logging.getLogger(__name__)
 
@@ -146,16 +149,100 @@ def chunk_bounds(text: str, chunk_chars: int) -> list[tuple[int, int]]:
     return out
 
 
+#: Words that may accompany NRP terms inside a NORP span without making it a name ("the Swedish people").
+_GROUP_WORDS = frozenset(
+    "people peoples community communities government governments nation nations state states population "
+    "descent origin heritage minority minorities majority church churches faith party parties movement "
+    "the of and or a an".split()
+)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+@lru_cache(maxsize=1)
+def nrp_terms() -> frozenset[str]:
+    """The bundled NRP vocabulary (``pipelines/assets/pii/nrp_terms.txt``), lower case, one word per entry
+    (multi-word terms contribute each word)."""
+    words: set[str] = set()
+    for line in bundled("assets/pii/nrp_terms.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            words.update(w.casefold() for w in _WORD.findall(line))
+    return frozenset(words)
+
+
+def is_nrp_group(span_text: str) -> bool:
+    """Whether a span spaCy labelled NORP is a nationality, religious or political group (every word is a
+    known NRP term, a plural of one, or a group word such as 'people'), rather than a misread name."""
+    terms = nrp_terms()
+    words = [w.casefold() for w in _WORD.findall(span_text)]
+    if not words:
+        return True
+    found = False
+    for w in words:
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w in terms or (w.endswith("s") and w[:-1] in terms) or (w.endswith("es") and w[:-2] in terms):
+            found = True
+        elif w not in _GROUP_WORDS:
+            return False
+    return found
+
+
+_DATE_WORDS = frozenset(
+    (
+        "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
+        "september october november december mon tue tues wed thu thur thurs fri sat sun monday tuesday wednesday "
+        "thursday friday saturday sunday day days daily week weeks weekly weekend weekends workweek month months "
+        "monthly year years yearly yr yrs annual annually decade decades century centuries millennium era period "
+        "today tomorrow yesterday tonight overnight morning mornings afternoon evening evenings night nights noon "
+        "midnight dawn dusk am pm hour hours hourly minute minutes second seconds time times now ago age aged old "
+        "quarter quarters season seasons spring summer autumn fall winter christmas easter thanksgiving eve holiday "
+        "holidays birthday anniversary bicentennial centennial semester term fiscal fy bc ad bce ce recent recently "
+        "past next last previous current future early late mid end beginning start later date moment moments "
+        "multiyear long short twenties thirties forties fifties sixties seventies eighties nineties hundreds "
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+        "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million billion "
+        "half first second third fourth fifth sixth seventh eighth ninth tenth"
+    ).split()
+)
+_DATE_TOKEN = re.compile(r"[^\W\d_]+|\d+(?:st|nd|rd|th)?")
+_DATE_SHAPE = re.compile(r"\d{1,4}\s?[-/.:]\s?\d{1,2}(?:\s?[-/.:]\s?\d{1,4})?")
+
+
+def looks_like_date(span_text: str) -> bool:
+    """Whether a span spaCy labelled DATE or TIME has anything of a date or time in it: a month, weekday or
+    other time word (also spelled-out numbers), a day number, a two-digit number, a year from 1000 to
+    2199, an ordinal, or a d/m/y or h:m shape. Postal codes with a town ("Belgium 69169", "Måløv 2760" is
+    kept as a year-like case) and long numbers are not."""
+    lowered = span_text.casefold()
+    if _DATE_SHAPE.search(lowered):
+        return True
+    for tok in _DATE_TOKEN.findall(lowered):
+        if tok in _DATE_WORDS:
+            return True
+        if tok[0].isdigit():
+            digits = tok.rstrip("stndrh")
+            if digits != tok or len(digits) <= 2 or (len(digits) == 4 and 1000 <= int(digits) <= 2199):
+                return True
+    return False
+
+
 def ner_spans(
     nlp,
     texts: Sequence[str],
     wanted: Iterable[str],
     chunk_chars: int,
     batch_size: int,
+    nrp_as_person: bool = False,
+    misread_dates_as: Optional[str] = None,
 ) -> list[list[tuple[str, int, int]]]:
     """Presidio entities found by NER in each text: ``[(entity, start, end), ...]`` per text.
 
-    All chunks of all texts go through one ``nlp.pipe`` stream (batches of ``batch_size``).
+    All chunks of all texts go through one ``nlp.pipe`` stream (batches of ``batch_size``). With
+    ``nrp_as_person``, a NORP span that :func:`is_nrp_group` does not recognize as a group is returned as
+    PERSON (the small English models label many foreign first names NORP: "She named him Julian"). With
+    ``misread_dates_as`` (an entity name), a DATE or TIME span that :func:`looks_like_date` rejects is
+    returned as that entity (in address blocks spaCy labels postal codes with their town DATE).
     """
     mapping = presidio_label_mapping()
     wanted = set(wanted)
@@ -169,6 +256,10 @@ def ner_spans(
     for (i, s, _e), doc in zip(pieces, nlp.pipe(stream, batch_size=batch_size)):
         for ent in doc.ents:
             label = mapping.get(ent.label_, ent.label_)
+            if nrp_as_person and label == "NRP" and not is_nrp_group(ent.text):
+                label = "PERSON"
+            elif misread_dates_as and label == "DATE_TIME" and not looks_like_date(ent.text):
+                label = misread_dates_as
             if label in wanted:
                 out[i].append((label, ent.start_char + s, ent.end_char + s))
     return out

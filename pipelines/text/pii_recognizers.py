@@ -23,6 +23,7 @@ pathological input raises :class:`BudgetExceeded` instead of stalling a worker.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -39,23 +40,63 @@ class BudgetExceeded(RuntimeError):
     """A document's detection ran past its time budget (the message never contains document text)."""
 
 
-# Presidio class per entity (module attribute names in presidio_analyzer.predefined_recognizers).
-RECOGNIZER_CLASSES = {
-    "EMAIL_ADDRESS": "EmailRecognizer",
-    "PHONE_NUMBER": "PhoneRecognizer",
-    "CREDIT_CARD": "CreditCardRecognizer",
-    "IBAN_CODE": "IbanRecognizer",
-    "IP_ADDRESS": "IpRecognizer",
-    "US_SSN": "UsSsnRecognizer",
-    "URL": "UrlRecognizer",
-    "CRYPTO": "CryptoRecognizer",
-    "MAC_ADDRESS": "MacAddressRecognizer",
-    "US_PASSPORT": "UsPassportRecognizer",
-    "US_DRIVER_LICENSE": "UsLicenseRecognizer",
-    "US_BANK_NUMBER": "UsBankRecognizer",
-    "US_ITIN": "UsItinRecognizer",
-    "UK_NHS": "NhsRecognizer",
-    "MEDICAL_LICENSE": "MedicalLicenseRecognizer",
+#: Presidio classes that are NER or remote-service recognizers, never loaded as pattern recognizers.
+_NOT_PATTERN = ("Spacy", "Stanza", "Transformers", "GLiNER", "HuggingFace", "MedicalNER", "Azure", "LangExtract")
+
+
+def recognizer_classes() -> dict[str, type]:
+    """Entity -> recognizer class: corpusforge's own (:mod:`pipelines.text.pii_extra`) and every pattern
+    recognizer in ``presidio_analyzer.predefined_recognizers`` (found by its ``supported_entities``)."""
+    global _CLASSES
+    if _CLASSES is None:
+        from presidio_analyzer import EntityRecognizer  # deferred: Presidio is heavy, needed only to scrub
+        from presidio_analyzer import predefined_recognizers as pr
+
+        from .pii_extra import EXTRA_RECOGNIZERS  # deferred: subclasses Presidio's recognizers (heavy import)
+
+        found: dict[str, type] = {}
+        for name in sorted(dir(pr)):
+            cls = getattr(pr, name)
+            if not (inspect.isclass(cls) and issubclass(cls, EntityRecognizer) and name.endswith("Recognizer")):
+                continue
+            if any(tag in name for tag in _NOT_PATTERN):
+                continue
+            try:
+                entities = cls().supported_entities
+            except Exception:  # pragma: no cover - a recognizer that needs arguments is not a pattern one
+                continue
+            for entity in entities:
+                found.setdefault(entity, cls)
+        found.update(EXTRA_RECOGNIZERS)
+        _CLASSES = found
+    return _CLASSES
+
+
+_CLASSES: Optional[dict[str, type]] = None
+
+#: The regex flags Presidio's ``RecognizerRegistry`` sets on every recognizer it loads (its default).
+PRESIDIO_REGISTRY_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+
+#: Regions where a language is spoken (ISO 639-1 code of the ``lang`` column -> python-phonenumbers
+#: regions): phone numbers in those regions' national formats are recognized in documents of that language
+#: (``pii.phone_regions_from_language``), besides ``pii.phone_regions``.
+LANGUAGE_PHONE_REGIONS: dict[str, tuple[str, ...]] = {
+    "en": ("US", "GB", "CA", "AU", "NZ", "IE", "IN", "ZA", "SG", "PH", "NG", "KE"),
+    "de": ("DE", "AT", "CH", "LI", "LU"), "fr": ("FR", "BE", "CH", "LU", "CA", "MC", "SN", "CI", "MA", "TN"),
+    "es": ("ES", "MX", "AR", "CO", "CL", "PE", "VE", "EC", "GT", "CU", "BO", "DO", "HN", "PY", "SV", "NI",
+           "CR", "PA", "UY", "PR"),
+    "it": ("IT", "CH", "SM"), "nl": ("NL", "BE", "SR"), "pt": ("PT", "BR", "AO", "MZ"), "pl": ("PL",),
+    "sv": ("SE", "FI"), "da": ("DK",), "no": ("NO",), "nb": ("NO",), "nn": ("NO",), "fi": ("FI",),
+    "is": ("IS",), "et": ("EE",), "lv": ("LV",), "lt": ("LT",), "cs": ("CZ",), "sk": ("SK",), "sl": ("SI",),
+    "hr": ("HR", "BA"), "bs": ("BA",), "sr": ("RS", "BA", "ME"), "hu": ("HU",), "ro": ("RO", "MD"),
+    "bg": ("BG",), "el": ("GR", "CY"), "tr": ("TR", "CY"), "ru": ("RU", "BY", "KZ", "KG"), "uk": ("UA",),
+    "be": ("BY",), "ka": ("GE",), "hy": ("AM",), "az": ("AZ",), "kk": ("KZ",), "he": ("IL",), "ar": (
+        "SA", "EG", "AE", "MA", "DZ", "TN", "IQ", "JO", "LB", "KW", "QA", "OM", "BH", "SY", "LY", "YE"),
+    "fa": ("IR", "AF"), "ur": ("PK", "IN"), "hi": ("IN",), "bn": ("BD", "IN"), "ta": ("IN", "LK", "SG"),
+    "ja": ("JP",), "ko": ("KR",), "zh": ("CN", "TW", "HK", "MO", "SG"), "vi": ("VN",), "th": ("TH",),
+    "id": ("ID",), "ms": ("MY", "SG", "BN"), "tl": ("PH",), "sw": ("KE", "TZ", "UG"), "ga": ("IE",),
+    "cy": ("GB",), "mt": ("MT",), "sq": ("AL", "XK"), "mk": ("MK",), "ca": ("ES", "AD"), "eu": ("ES",),
+    "gl": ("ES",), "lb": ("LU",),
 }
 
 
@@ -173,32 +214,51 @@ class Hit:
 
 
 class PatternDetector:
-    """Runs Presidio's recognizers for a set of pattern entities over documents.
+    """Runs the pattern recognizers (Presidio's and corpusforge's) for a set of entities over documents.
 
     Args:
-        entities: pattern entity types (see ``RECOGNIZER_CLASSES``).
+        entities: pattern entity types (see :func:`recognizer_classes`).
         phone_regions: regions for Presidio's PhoneRecognizer.
         use_prefilters: False runs every recognizer over the whole text (how vanilla Presidio does it;
-            kept for the equivalence tests and benchmarks).
+            kept for the equivalence tests, benchmarks and the parity harness's diagnosis).
+        phone_regions_from_language: also parse the national formats of the regions where the document's
+            language is spoken (:data:`LANGUAGE_PHONE_REGIONS`).
     """
 
-    def __init__(self, entities: list[str], phone_regions: Optional[list[str]] = None, use_prefilters: bool = True):
+    def __init__(
+        self,
+        entities: list[str],
+        phone_regions: Optional[list[str]] = None,
+        use_prefilters: bool = True,
+        phone_regions_from_language: bool = False,
+    ):
         from presidio_analyzer import PatternRecognizer  # deferred: Presidio is heavy, needed only to scrub
-        from presidio_analyzer import predefined_recognizers as pr
+
+        from .pii_extra import EXTRA_PREFILTERS, EXTRA_RECOGNIZERS  # deferred: imports Presidio (heavy)
 
         make_tldextract_offline()
+        classes = recognizer_classes()
         self.recognizers: dict[str, object] = {}
         self._runner: dict[str, Callable] = {}
         self.use_prefilters = use_prefilters
+        self.prefilters = dict(PREFILTERS)
+        for entity, (kind, pattern, min_digits, before, after) in EXTRA_PREFILTERS.items():
+            self.prefilters[entity] = Prefilter(kind, pattern, min_digits, before, after)
+        self.phone_regions = tuple(phone_regions) if phone_regions else None
+        self.regions_from_language = phone_regions_from_language
+        self._phone_by_regions: dict[tuple[str, ...], object] = {}
         for entity in entities:
-            cls_name = RECOGNIZER_CLASSES.get(entity)
-            if cls_name is None:
-                raise ValueError(f"no pattern recognizer for entity {entity!r}")
-            cls = getattr(pr, cls_name)
-            if entity == "PHONE_NUMBER" and phone_regions:
-                rec = cls(supported_regions=tuple(phone_regions))
+            cls = classes.get(entity)
+            if cls is None:
+                raise ValueError(f"no pattern recognizer for entity {entity!r} in the installed Presidio")
+            if entity == "PHONE_NUMBER" and self.phone_regions:
+                rec = cls(supported_regions=self.phone_regions)
             else:
                 rec = cls()
+            if entity not in EXTRA_RECOGNIZERS and hasattr(rec, "global_regex_flags"):
+                # What Presidio's RecognizerRegistry does to every recognizer it loads (vanilla's flags): a
+                # recognizer built by its class alone may lack IGNORECASE (IbanRecognizer does).
+                rec.global_regex_flags = PRESIDIO_REGISTRY_FLAGS
             self.recognizers[entity] = rec
             uses_base_analyze = isinstance(rec, PatternRecognizer) and type(rec).analyze is PatternRecognizer.analyze
             self._runner[entity] = self._run_patterns if uses_base_analyze else self._run_analyze
@@ -214,11 +274,29 @@ class PatternDetector:
         rec = self.recognizers.get(entity)
         return [w.lower() for w in (getattr(rec, "context", None) or [])]
 
-    def detect(self, text: str, deadline: float) -> list[Hit]:
-        """All raw hits in ``text``; raises :class:`BudgetExceeded` once ``time.monotonic() > deadline``."""
+    def _phone_recognizer(self, lang: Optional[str]):
+        """The PhoneRecognizer for the configured regions plus those of ``lang`` (one instance per set)."""
+        base = self.recognizers["PHONE_NUMBER"]
+        extra = LANGUAGE_PHONE_REGIONS.get((lang or "").lower(), ()) if self.regions_from_language else ()
+        configured = tuple(getattr(base, "supported_regions", ()) or ())
+        regions = configured + tuple(r for r in extra if r not in configured)
+        if regions == configured:
+            return base
+        rec = self._phone_by_regions.get(regions)
+        if rec is None:
+            rec = self._phone_by_regions[regions] = type(base)(supported_regions=regions)
+        return rec
+
+    def detect(self, text: str, deadline: float, lang: Optional[str] = None) -> list[Hit]:
+        """All raw hits in ``text``; raises :class:`BudgetExceeded` once ``time.monotonic() > deadline``.
+
+        ``lang`` (the document's language code) widens the phone regions when configured.
+        """
         hits: list[Hit] = []
         for entity, rec in self.recognizers.items():
-            pf = PREFILTERS.get(entity) if self.use_prefilters else None
+            if entity == "PHONE_NUMBER":
+                rec = self._phone_recognizer(lang)
+            pf = self.prefilters.get(entity) if self.use_prefilters else None
             run = self._runner[entity]
             if pf is None:
                 hits.extend(run(entity, rec, text, 0, deadline))

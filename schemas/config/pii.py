@@ -124,6 +124,14 @@ class PiiSection(FilterSection):
             "Applies when PERSON is listed and NRP is not."
         ),
     )
+    ner_misread_dates: bool = Field(
+        True,
+        description=(
+            "A span spaCy labels DATE or TIME with nothing of a date in it (no month, weekday, time word, day "
+            "number or year; typically a postal code with its town) is scrubbed as LOCATION. Applies when "
+            "LOCATION is listed and DATE_TIME is not."
+        ),
+    )
     ner: bool = Field(
         True,
         description=(

@@ -1,8 +1,10 @@
-"""The pii stage on Spark: scrubbed text, counts, reasons, assets, determinism, and a stage-level canary
-(no planted value anywhere in the written output or the driver's logs)."""
+"""The pii stage on Spark: scrubbed text, URL and metadata, counts, reasons, assets, determinism, and a
+stage-level canary (no planted value anywhere in the written output or the driver's logs)."""
 from __future__ import annotations
 
+import json
 import logging
+from urllib.parse import unquote
 
 import pytest
 
@@ -27,11 +29,25 @@ def _docs():
     ]
 
 
+#: URLs and metadata by document: personal data in a path, a query, an opaque URL and JSON metadata.
+URLS = {
+    "d1": "https://club.example.org/members/canary.vexworth%40example.org/?call=%2B44%2020%207946%200958&ref=news",
+    "d2": f"mailto:{EMAIL}?subject=refund",
+    "d3": "https://books.example.com/chapter/3?lang=en#top",
+}
+METADATA = {
+    "d1": {"contact": json.dumps({"emails": [EMAIL], "card": CARD, "year": 2021}), "note": f"call {PHONE}"},
+    "d3": {"genre": "gardening"},
+}
+
+
 def _df(spark, partitions=2):
-    rows = [(i, s, f"{s}-{i}", "in.jsonl", n, None, t) for n, (i, s, t) in enumerate(_docs())]
+    rows = [
+        (i, s, f"{s}-{i}", "in.jsonl", n, URLS.get(i), t, METADATA.get(i)) for n, (i, s, t) in enumerate(_docs())
+    ]
     cols = (
         "doc_id string, source string, source_id string, source_file string, source_offset long, url string, "
-        "text string"
+        "text string, metadata map<string,string>"
     )
     return spark.createDataFrame(rows, cols).repartition(partitions)
 
@@ -67,6 +83,20 @@ def test_stage_scrubs_counts_and_marks(spark, tmp_path, caplog):
     assert rows["d4"]["pii_reason"] == "pii:error" and rows["d4"]["text"] == ""
     assert rows["d5"]["pii_reason"] == "pii:too_much_pii" and rows["d5"]["pii_counts"] == {"EMAIL_ADDRESS": 25}
     assert all(r["pii_residual_counts"] == {} for r in rows.values())
+    # The fields besides the text: scrubbed in place, host kept, counted on their own.
+    assert rows["d1"]["url"] == (
+        "https://club.example.org/members/%3CEMAIL_ADDRESS%3E/?call=%3CPHONE_NUMBER%3E&ref=news"
+    )
+    assert rows["d2"]["url"] == "mailto:%3CEMAIL_ADDRESS%3E?subject=refund"
+    assert rows["d3"]["url"] == URLS["d3"] and rows["d3"]["metadata"] == METADATA["d3"]
+    contact = json.loads(rows["d1"]["metadata"]["contact"])
+    assert contact == {"emails": ["<EMAIL_ADDRESS>"], "card": "<CREDIT_CARD>", "year": 2021}
+    assert rows["d1"]["metadata"]["note"] == "call <PHONE_NUMBER>"
+    assert rows["d1"]["pii_field_counts"] == {"url": 2, "metadata": 3}
+    assert rows["d3"]["pii_field_counts"] == {"url": 0, "metadata": 0}
+    assert rows["d4"]["pii_field_counts"] == {"url": 0, "metadata": 0}
+    assert rows["d1"]["pii_counts"] == {"EMAIL_ADDRESS": 1, "PERSON": 1}  # the text only
+    assert ctx.stage_info["pii"]["fields"] == ["text", "url", "metadata"]
     # Assets and facts for run.json.
     assert len(ctx.assets["pii_spacy_model"]["sha256"]) == 64
     assert len(ctx.assets["pii_public_suffix_list"]["sha256"]) == 64
@@ -81,7 +111,18 @@ def test_stage_scrubs_counts_and_marks(spark, tmp_path, caplog):
     for v in PLANTED:
         assert (v.encode() in blob) is False
         assert (v in table_text) is False
+        assert (v in unquote(table_text)) is False  # nor percent-encoded in a URL
         assert (v in caplog.text) is False
+
+
+def test_fields_text_only_leaves_url_and_metadata_as_they_came(spark, tmp_path):
+    out, ctx = _run(spark, tmp_path, ner=False, fields=["text"])
+    rows = {r["doc_id"]: r.asDict() for r in out.collect()}
+    assert {i: r["url"] for i, r in rows.items() if r["url"]} == URLS
+    assert {i: r["metadata"] for i, r in rows.items() if r["metadata"]} == METADATA
+    assert all(r["pii_field_counts"] is None for r in rows.values())
+    assert "<EMAIL_ADDRESS>" in rows["d1"]["text"]  # the text is scrubbed all the same
+    assert ctx.stage_info["pii"]["fields"] == ["text"]
 
 
 def test_pattern_only_and_deterministic_across_partitions(spark, tmp_path):
