@@ -5,6 +5,9 @@ For ``NUMBER_SEQUENCE`` and ``STREET_ADDRESS`` (:mod:`pipelines.text.pii_extra`)
 * on public-domain prose (``webtext/state_union/*.txt`` and ``webtext/genesis/english-kjv.txt`` under
   ``--data``): the number of matches, the share of words inside a match (over-redaction: none of these
   texts holds a phone number or a street address) and the first 15 distinct matched strings;
+* on the labeled lines of NeMo Curator's PII test data (``pii/nemo-curator-pii_data``, when present): the
+  share of tagged addresses (STREET_ADDRESS) and phone, card and SSN numbers (NUMBER_SEQUENCE) matched at
+  least in part;
 * on Faker values (locales en_US, en_GB, de_DE, fr_FR, es_ES, it_IT, nl_NL, sv_SE, pl_PL, hu_HU, fixed
   seed): the share of values of which the recognizer matches at least a part, overall and per locale;
   ``street_address()`` for addresses, ``phone_number()`` with at least 7 digits for number sequences.
@@ -23,6 +26,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "sv_SE", "pl_PL", "hu_HU"]
 _WORD = re.compile(r"\S+")
@@ -109,6 +113,43 @@ def faker_recall(rec, kind: str, per_locale: int, seed: int) -> dict:
             "missed_examples": misses}
 
 
+_TAG = re.compile(r"<(\w+)>(.*?)</\1>")
+#: Labeled files of NeMo Curator's PII test data (``pii/nemo-curator-pii_data``) and the entity that should
+#: cover each tag.
+_LABELED_TAGS = {
+    "address": "STREET_ADDRESS",
+    "phone_number": "NUMBER_SEQUENCE",
+    "credit_card_number": "NUMBER_SEQUENCE",
+    "ssn": "NUMBER_SEQUENCE",
+}
+
+
+def labeled_recall(recs: dict, folder: Path) -> Optional[dict]:
+    """Share of tagged values (``<address>...</address>``) of which the entity's recognizer matches a part."""
+    files = sorted(folder.glob("*.txt"))
+    if not files:
+        return None
+    counts: dict[str, list[int]] = {}
+    for path in files:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            text, gold, pos = "", [], 0
+            for m in _TAG.finditer(line):
+                text += line[pos:m.start()]
+                gold.append((m.group(1), len(text), len(text) + len(m.group(2))))
+                text += m.group(2)
+                pos = m.end()
+            text += line[pos:]
+            for tag, start, end in gold:
+                entity = _LABELED_TAGS.get(tag)
+                if entity is None:
+                    continue
+                hit = any(s < end and e > start for s, e in _spans(recs[entity], text))
+                c = counts.setdefault(f"{tag}->{entity}", [0, 0])
+                c[0] += hit
+                c[1] += 1
+    return {key: {"recall": round(h / n, 4), "values": n} for key, (h, n) in sorted(counts.items())}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=_default_data(), help="folder holding webtext/ (default: %(default)s)")
@@ -119,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     files = _prose_files(args.data)
     if not files:
-        print(f"no prose found under {args.data}/webtext (state_union/*.txt, genesis/english-kjv.txt); nothing to measure")
+        print(f"no prose under {args.data}/webtext (state_union/*.txt, genesis/english-kjv.txt): nothing to measure")
         return 0
 
     from pipelines.text.pii_extra import NumberSequenceRecognizer, StreetAddressRecognizer
@@ -130,12 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         "NUMBER_SEQUENCE": {},
         "STREET_ADDRESS": {},
     }
-    for entity, rec, kind in (
-        ("NUMBER_SEQUENCE", NumberSequenceRecognizer(), "phone"),
-        ("STREET_ADDRESS", StreetAddressRecognizer(), "address"),
-    ):
-        report[entity]["prose"] = over_redaction(rec, texts)
-        report[entity]["faker"] = faker_recall(rec, kind, args.per_locale, args.seed)
+    recs = {"NUMBER_SEQUENCE": NumberSequenceRecognizer(), "STREET_ADDRESS": StreetAddressRecognizer()}
+    for entity, kind in (("NUMBER_SEQUENCE", "phone"), ("STREET_ADDRESS", "address")):
+        report[entity]["prose"] = over_redaction(recs[entity], texts)
+        report[entity]["faker"] = faker_recall(recs[entity], kind, args.per_locale, args.seed)
+    labeled = labeled_recall(recs, args.data / "pii" / "nemo-curator-pii_data")
+    if labeled is not None:
+        report["labeled_nemo_curator"] = labeled
     out = json.dumps(report, indent=2, ensure_ascii=False)
     print(out)
     if args.out:

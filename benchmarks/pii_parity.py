@@ -83,7 +83,7 @@ class Ours:
         from pipelines.text.pii import PiiScrubber
         from pipelines.text.pii_ner import load_ner_pipeline
 
-        nlp = load_ner_pipeline(self.model) if self.section.ner else None
+        nlp = load_ner_pipeline(self.model, self.section.ner_sentences) if self.section.ner else None
         self.scrubber = PiiScrubber(self.section, nlp=nlp)
         big = self.section.model_copy(update={"chunk_chars": 900_000})
         self.whole_text = PiiScrubber(big, nlp=nlp, use_prefilters=False)
@@ -97,6 +97,18 @@ class Ours:
                                           return_spans=True)
             )
         return res, time.perf_counter() - t0
+
+
+def _uncovered_occurrence(text: str, s: int, e: int, spans: Sequence[tuple[str, int, int]]) -> tuple[int, int]:
+    """The first occurrence of ``text[s:e]`` in ``text`` that no span of ``spans`` overlaps (else ``(s, e)``)."""
+    value = text[s:e]
+    pos = text.find(value)
+    while pos >= 0:
+        end = pos + len(value)
+        if not any(a < end and pos < b for _t, a, b in spans):
+            return pos, end
+        pos = text.find(value, pos + 1)
+    return s, e
 
 
 def _covers(spans: Iterable[tuple[str, int, int]], s: int, e: int) -> list[str]:
@@ -179,6 +191,8 @@ def compare(
             if v_leak and not o_leak:
                 reason = "ours only"
             elif ours_for_diag is not None and vanilla_dets is not None:
+                # A value leaks when any occurrence of it is left: diagnose the first occurrence ours left.
+                s, e = _uncovered_occurrence(doc.text, s, e, (ours_results[i].spans or []) if ours_results else [])
                 vtypes = _covers(((r.entity_type, r.start, r.end) for r in vanilla_dets[i]), s, e)
                 reason = diagnose(ours_for_diag, doc.text, s, e, vtypes)
                 if reason == "not in our entity set":

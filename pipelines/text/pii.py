@@ -24,6 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+import regex
+
 from schemas.config.pii import NER_ENTITIES, PATTERN_ENTITIES, PiiSection
 
 from .pii_ner import NER_SCORE, load_ner_pipeline, ner_spans
@@ -107,6 +109,34 @@ def _outermost(results: list) -> list:
     return kept
 
 
+_PROPAGATED = ("PERSON", "LOCATION")
+
+
+def propagate_names(text: str, hits: list[Hit]) -> list[Hit]:
+    """Every other occurrence of a PERSON or LOCATION string NER found in ``text``, as hits of that type.
+
+    NER labels a name in one context and misses it in another (a list of authors, a menu, a line without
+    punctuation); the person is the same. An occurrence counts when it matches exactly (case-sensitive)
+    between word boundaries; only strings of at least 3 characters with an upper-case letter propagate,
+    so that a mislabelled lower-case word does not spread through the document.
+    """
+    names: dict[str, str] = {}
+    for h in hits:
+        if h.source == "ner" and h.entity in _PROPAGATED:
+            value = text[h.start : h.end].strip()
+            if len(value) >= 3 and any(ch.isupper() for ch in value):
+                names.setdefault(value, h.entity)
+    if not names:
+        return []
+    taken = {(h.start, h.end) for h in hits if h.source == "ner"}
+    alternation = "|".join(regex.escape(v) for v in sorted(names, key=len, reverse=True))
+    out = []
+    for m in regex.finditer(rf"(?<!\w)(?:{alternation})(?!\w)", text):
+        if (m.start(), m.end()) not in taken:
+            out.append(Hit(names[m.group()], m.start(), m.end(), NER_SCORE, "ner"))
+    return out
+
+
 def _deadline_seconds(section: PiiSection, n_chars: int) -> float:
     return section.time_budget_s + section.time_budget_s_per_mb * (n_chars / 1_000_000)
 
@@ -143,7 +173,7 @@ class PiiScrubber:
         if self.ner_entities:
             if nlp is None:
                 try:
-                    nlp = load_ner_pipeline(section.spacy_model)
+                    nlp = load_ner_pipeline(section.spacy_model, section.ner_sentences)
                 except ValueError as exc:
                     raise PiiConfigError(str(exc)) from None
             self.nlp = nlp
@@ -211,6 +241,10 @@ class PiiScrubber:
                         raw[i].extend(Hit(ent, s, e, NER_SCORE, "ner") for ent, s, e in found)
                     except Exception as exc:
                         raw[i] = exc
+        if self.section.ner_propagate:
+            for i in ner_idx:
+                if isinstance(raw[i], list):
+                    raw[i].extend(propagate_names(texts[i], raw[i]))
         for text, hits in zip(texts, raw):
             if isinstance(hits, list):
                 try:

@@ -1,83 +1,91 @@
 """corpusforge's own Presidio pattern recognizers: number sequences and street addresses.
 
 Both are plain :class:`presidio_analyzer.PatternRecognizer` subclasses (``patterns``, ``context``,
-``validate_result``/``invalidate_result``; ``analyze`` is Presidio's own), so they run unchanged in
-vanilla Presidio and in corpusforge's region runner (:mod:`pipelines.text.pii_recognizers`). Every regular
-expression is case-sensitive (``global_regex_flags`` has no IGNORECASE) and built from bounded repetitions
-whose alternatives start with disjoint characters, so the work per start position is bounded and a
-100 KB adversarial text takes milliseconds. They are pattern recognizers, not parsers: they find spans
-shaped like the thing, they do not check that a number is allocated or that a street exists.
+``invalidate_result``; ``analyze`` is Presidio's own), so they run unchanged in vanilla Presidio and in
+corpusforge's region runner (:mod:`pipelines.text.pii_recognizers`). They are pattern recognizers, not
+parsers: they find spans shaped like the thing and do not check that a number is allocated or a street exists.
+Every regular expression is case-sensitive (``global_regex_flags`` has no IGNORECASE: capitalisation is part
+of the address rules) and built from bounded repetitions whose alternatives start with different
+characters, so the work per start position is bounded: 100 KB of adversarial text takes well under a second.
 
-``NUMBER_SEQUENCE`` (score 0.4): the fallback for numbers shaped like phone, card, bank-account or ID
-numbers that fail every validator (Presidio's card recognizer drops 12-19 digit numbers that fail Luhn,
-its phone recognizer drops national formats of regions it does not parse). A match is
+NUMBER_SEQUENCE (score 0.4)
+    The fallback for numbers shaped like phone, card, bank-account or ID numbers that fail every validator
+    (Presidio's card recognizer drops 12-19 digit numbers that fail Luhn, its phone recognizer drops the
+    national formats of regions it does not parse). A match is
 
-* a *chain* of digit groups joined by single separators (space, hyphen, dot, slash), e.g. ``699 956 915``,
-  ``60-56-85-91``, ``2714821993518192``, ``5038-0776-4264``; optionally led by ``+`` (``+41 36 507 52
-  91``), by a parenthesized group (``(37) 788-063``, ``(49)/786-9073``) or by ``+CC`` and a parenthesized
-  trunk (``+44(0)1632 960662``, ``+33 (0)6 95 36 62 58``); optionally ended by an extension
-  ``x`` + 1-5 digits (``915-081-1530x7274``); at most 9 groups;
-* holding 7 to 19 ASCII digits (the extension not counted), at most two of its groups one digit long;
-* *maximal*: not inside a longer alphanumeric token, not preceded by ``+``, ``$``, ``€``, ``£``, ``¥``,
-  ``#`` or an apostrophe (``'43``), and not touching more digits through ``,`` or ``:`` or another separator (``1,234567``,
-  ``14:34:22``, a chain longer than 9 groups). A chain is taken whole or not at all: when it fails a rule
-  below nothing inside it matches either, and adjacent numbers separated by ``", "`` or a word are
-  never merged;
-* not a date (``2024-05-12``, ``12/29/1944``, ``12.05.2024``; a date followed by a time such as
-  ``2010-01-08 14:34:22`` touches ``:`` and is dropped whole), not a list of years or dates
-  (``1946 1947 1948``), not a year range (``1945-1950``, ``1999/2000``: two years 1000-2099 at most a
-  century apart), not a decimal (exactly one separator and it is a dot: ``3.14159265``; a decimal comma
-  touches more digits through ``,``), not a dot-grouped thousands number (``1.000.000``; with commas,
-  ``1,234,567`` never has 7 digits in one chain), not a time range (``9.30-17.30``), not an IPv4 address.
-  Version numbers have fewer than 7 digits or a ``v`` glued in front, so they are excluded by the rules
-  above.
+    * a *chain* of digit groups joined by single separators (space, hyphen, dot, slash): ``699 956 915``,
+      ``60-56-85-91``, ``2714821993518192``, ``5038-0776-4264``; led by an optional ``+`` (``+41 36 507 52
+      91``), by a parenthesized group (``(37) 788-063``, ``(49)/786-9073``) or by ``+CC`` and a
+      parenthesized trunk (``+44(0)1632 960662``, ``+33 (0)6 95 36 62 58``); ended by an optional extension
+      ``x`` + 1-5 digits (``915-081-1530x7274``); at most 9 groups;
+    * holding 7 to 19 ASCII digits (the extension not counted), at most two of its groups one digit long;
+    * *maximal*: not inside a longer alphanumeric token; not preceded by ``+ $ € £ ¥ #`` or an apostrophe
+      (``'43``); not touching more digits through ``,`` ``:`` or a separator (``1,234567``, ``14:34:22``,
+      a chain of more than 9 groups). A chain is taken whole or not at all (when it fails a rule nothing
+      inside it matches either), and numbers separated by ``", "`` or by a word are never merged;
+    * not a date (``2024-05-12``, ``12/29/1944``, ``12.05.2024``; ``2010-01-08 14:34:22`` touches ``:`` and
+      is dropped whole), nor a list or range of dates and years (``1946 1947 1948``, ``1945-1950``,
+      ``1999/2000``: years 1000-2099 at most a century apart), nor a decimal (one separator, a dot:
+      ``3.14159265``; a decimal comma touches digits through ``,``), nor a dot-grouped thousands number
+      (``1.000.000``; ``1,234,567`` never has 7 digits in one chain), nor a range of round numbers
+      (``1000-2000``), nor a time range (``9.30-17.30``), nor an IPv4 address, nor a version with a ``0``
+      group (``10.0.19041.1234``; shorter versions such as ``1.2.3`` have fewer than 7 digits, ``v1.2.3.4``
+      is glued to a letter).
 
-Space-grouped thousands (``1 000 000``) are indistinguishable from phone numbers written in groups of
-three (``699 956 915``) and are matched.
+    Space-grouped thousands (``7 000 000``) cannot be told from numbers written in groups of three
+    (``699 956 915``) and are matched; so are ISBNs and reference numbers (``2023-001234``), which are
+    ID-shaped.
 
-``STREET_ADDRESS`` (score 0.5, raised by context words such as *address*, *lives*, *ship*): a house number
-next to a street name that contains a street-type word from a multilingual vocabulary, in these shapes:
+STREET_ADDRESS (score 0.5, raised by context words such as *address*, *lives*, *ship*, *deliver*)
+    A house number next to a street name that contains a street-type word from a multilingual vocabulary.
+    Name words are capitalised (at most 24 characters, hyphens and apostrophes inside, initials, Roman
+    numerals), at most three, with lower-case particles (de, la, van, der, della, of...) around them:
 
-* number, 1-3 capitalised words, English type (``79 Wolfe Street``, ``1600 Pennsylvania Avenue NW``,
-  ``350 5th Ave``), optional direction and unit (``Apt. 532``, ``Suite 559``, ``Unit 4``, ``Flat 2``);
-  weak, geographic types that are common words (``Park``, ``Lake``, ``Hills``, ``Union``...) need a 3-5
-  digit house number that does not look like a year; a year-like number after ``in``, ``since``, ``by``...
-  is never a house number (``In 1929 Wall Street``);
-* a unit first (``Flat 17``, ``Studio 12``, ``Apt. 5``) then, on the same or the next line, an English
-  street (``Flat 17\\nJanet Meadows``);
-* number, optional comma, French type, name (``46 rue Nationale``, ``8, rue de la Paix``,
-  ``0189 Rue des Buissons``);
-* type, name, optional comma, number (``Via Pasquale Scura 127``, ``Calle Mayor, 12``, ``Avenida da
-  Liberdade 110``, ``ul. Dmowskiego Romana 17``, ``Rue de la Loi 16``): Italian, Spanish, Catalan,
-  Portuguese, French, Polish, Czech and Romanian type words;
-* name ending in a type word, number: a compound (``Hauptstraße 5``, ``Wilgenlaan 40``,
-  ``Hundbergsvägen 21``, ``Kloosterhof 167``, ``Mannerheimintie 5``, ``Rose-Krebs-Straße 7``) or a
-  separate type word after capitalised words (``Berliner Straße 12``, ``Martin Linges veg 149``,
-  ``Rákóczi út 41``, ``Václavské náměstí 12``): German, Dutch, Nordic, Finnish, Hungarian, Czech, Slovak;
-* ``P.O. Box 123``, ``PO Box 123``, ``Post Office Box 123``, ``Postfach 123``, ``Postbus 123``,
-  ``Apartado 123``, ``Casella postale 123``, ``PSC 1234, Box 5678``.
+    * English, number first: ``79 Wolfe Street``, ``1600 Pennsylvania Avenue NW``, ``350 5th Ave``,
+      ``221B Baker Street``, ``250 Rt 59``, ``1600 Broadway``, with an optional unit (``Apt. 532``,
+      ``Suite 559``, ``Unit 4``, ``Flat 2``). Geographic type words that are common nouns (``Park``,
+      ``Lake``, ``Hill``, ``Union``...) and plurals (``Parkways``) take a year-like house number (1000-2099)
+      only with a unit after the street, and plurals take a one- or two-digit number only with a unit
+      (``1266 Sheila Cove Suite 643`` and ``344 Mathis Parkways`` match, ``2016 Rio Olympic Village`` and
+      ``3 National Parks`` do not). The number must not follow a capitalised word (``World War 2 Memorial
+      Park``, ``Apollo 11``), a counting word (``the``, ``over``, ``about``, ``top``...; for common-noun
+      types also possessives and ``of``), a date's ``7,`` or, when year-like, a preposition (``In 1929 Wall
+      Street``); the first name word is not a function word (``3 The Long Walk``);
+    * English, unit first, the street on the same or the next line: ``Flat 17\\nJanet Meadows``;
+    * French, number first: ``46 rue Nationale``, ``8, rue de la Paix``, ``0189 Rue des Buissons``;
+    * type first, number after (Italian, Spanish, Catalan, Portuguese, French, Polish, Czech, Romanian):
+      ``Via Pasquale Scura 127``, ``Calle Mayor, 12``, ``Avenida da Liberdade 110``, ``ul. Dmowskiego
+      Romana 17``, ``Rue de la Loi 16``, ``C/ Mayor 12``; Spanish ``C.`` needs two name words or a
+      particle and no capitalised word before it (not ``John C. Calhoun 1850``);
+    * type last, number after (German, Dutch, Nordic, Finnish, Hungarian, Czech, Slovak): a compound
+      (``Hauptstraße 5``, ``Hauptstr. 5``, ``Wilgenlaan 40``, ``Hundbergsvägen 21``, ``Kloosterhof 167``,
+      ``Kaiserring 3``, ``Mannerheimintie 5``, ``Rose-Krebs-Straße 7``) or a separate type word after
+      name words (``Berliner Straße 12``, ``Martin Linges veg 149``, ``Rákóczi út 41``, ``Václavské
+      náměstí 12``); a sentence's first article or pronoun is left out (``Die Hauptstraße 5``); English
+      words that end like a compound (``During``, ``Spring``, ``Brigade``, ``Offspring``) are excluded;
+    * post-office boxes: ``P.O. Box 123``, ``PO Box``, ``Post Office Box``, ``Postfach``, ``Postbus``,
+      ``Apartado``, ``Casella postale``, ``Skrytka pocztowa``, ``PSC 1234, Box 5678``.
 
-Not covered: addresses without a house number (``rue de Rivoli``, Faker fr_FR's number-less form),
-street names without a type word (``Kloosterhof`` is covered through ``hof``, ``Am Markt 5`` or
-``Mühle 88`` are not), all-lowercase or all-capital names, house numbers written in words, and Asian,
-Arabic and Cyrillic address formats (block/ward/district systems, ``丁目``, ``ул.``). The city, postcode
-and country around the street are never part of a match. Precision is kept by requiring capitalised
-name words and a type word: ``the 3 way split`` or ``in 2 rue`` do not match.
+    Not covered: addresses without a house number (``rue de Rivoli``; Faker fr_FR writes one in six that
+    way), street names without a type word (``Mühle 88``; ``Am Markt 5`` is covered through ``Markt``),
+    all-lowercase or all-capital names, house numbers in words, lone ``Box 5``, and Asian, Arabic and
+    Cyrillic formats (block, ward and district systems, ``丁目``, ``ул.``). City, postcode and country are
+    never part of a match.
 
-Both recognizers export a *necessary* pre-filter in :data:`EXTRA_PREFILTERS`, as tuples ``(kind, pattern,
-min_digits, before, after)`` for :class:`pipelines.text.pii_recognizers.Prefilter`:
+Pre-filters (:data:`EXTRA_PREFILTERS`, tuples ``(kind, pattern, min_digits, before, after)`` for
+:class:`pipelines.text.pii_recognizers.Prefilter`), each a *necessary* condition:
 
-* ``NUMBER_SEQUENCE``: ``runs`` of ``[0-9(+][0-9 \\-./()+x,:]*[0-9]`` with at least 7 digits. Every
-  character a match can contain is in the run class and a match starts with ``+``, ``(`` or a digit and
-  ends with a digit, so it lies inside one run; its look-behinds and look-aheads read at most two
-  characters, and a second character they read is in the same run whenever the first one is a
-  separator (the run class holds every separator they test), so the one-character widening suffices.
-* ``STREET_ADDRESS``: ``windows`` of 128 characters around every digit. Every match holds a digit (house or
-  box number); at most 122 characters lie between a match's start and its first digit (type word, three
-  name words of at most 24 characters, particles, comma) and at most 114 between its last digit and its
-  end (name, type, direction; with a unit, the unit's digits are last), and the look-arounds read at
-  most 8 characters beyond the match; so a match and everything its look-arounds read lies within
-  ``before``/``after`` of one of its digits.
+* NUMBER_SEQUENCE: ``runs`` of ``[0-9(+][0-9 \\-./()+x,:]*[0-9]`` with at least 7 digits. Every character
+  a match can hold is in the run class, a match starts with ``+``, ``(`` or a digit and ends with a digit,
+  so it lies inside one run; the look-arounds read at most two characters past the match, and the second
+  one matters only when the first is a separator, ``,`` or ``:``, all in the run class, so it is in the
+  run too: the one-character widening suffices.
+* STREET_ADDRESS: ``windows`` of 120 characters around every digit. Every match holds a digit (house or box
+  number); at most 103 characters lie between a match's start and its first digit (``C.``, two particles,
+  three 24-character words, particles between them, comma) and its look-behinds read at most 14 more;
+  at most 116 lie between its last digit and its end (``12 bis, lotissement`` and the longest name) and
+  its look-aheads read 1 more. So the match and everything its look-arounds read lies within 117
+  characters of its digits, and the tests check both limits.
 """
 from __future__ import annotations
 
@@ -185,9 +193,10 @@ class NumberSequenceRecognizer(PatternRecognizer):
 
     ENTITY = "NUMBER_SEQUENCE"
     CONTEXT = [
-        "phone", "telephone", "tel", "mobile", "cell", "call", "fax", "number", "no", "account", "acct",
-        "card", "id", "identification", "passport", "license", "licence", "ssn", "social", "security",
-        "routing", "customer", "member", "policy", "reference", "ref", "contract", "client", "patient",
+        # Presidio matches context words as substrings of the preceding words: no short ones ("no", "id").
+        "phone", "telephone", "mobile", "cell", "call", "fax", "number", "account", "card", "identification",
+        "passport", "license", "licence", "ssn", "routing", "customer", "member", "policy", "reference",
+        "contract", "client", "patient", "iban", "bank",
     ]
 
     def __init__(
@@ -213,11 +222,11 @@ class NumberSequenceRecognizer(PatternRecognizer):
 
 # --- STREET_ADDRESS ----------------------------------------------------------------------------------
 
-_L = r"[\p{L}\p{M}]"
 _WORD_CH = r"[\p{L}\p{M}'’]"
 # A capitalised name word of at most 24 characters, hyphenated parts included (O'Neill, Skłodowskiej-Curie).
 _CAP = r"\p{Lu}(?:" + _WORD_CH + r"|\.(?=-)|-(?=\p{L})){1,23}"
-_INITIAL = r"(?:\p{Lu}\.|[IVX]{1,4}(?![\p{L}\p{M}'’]))"  # J. / Jana III Sobieskiego
+# Initials and Roman numerals: William S Canning Blvd, J. F. Kennedy Avenue, Jana III Sobieskiego.
+_INITIAL = r"(?:\p{Lu}\.?|[IVX]{2,4})(?![\p{L}\p{M}'’])"
 _ORDINAL = r"[0-9]{1,3}(?:st|nd|rd|th|e|er|ème)"
 # Lower-case particles inside names (rue de la Paix, Via dei Mille, Van der Waalsstraat, Isle of Wight Road).
 _PART = (
@@ -292,7 +301,7 @@ _NOT_AFTER_NAME = r"(?<!\p{Lu}[\p{L}\p{M}]{0,12}[ ])"
 _HOUSE_SUFFIX = r"(?:[A-Za-z](?=[ ,]))?(?:[\-/][0-9]{1,5}[A-Za-z]?)?"
 _HOUSE_FIRST = r"[0-9]{1,6}" + _HOUSE_SUFFIX
 # House number after the street: 1-5 digits, optional letter, optional range or flat (47-26, 83/53, 12a).
-_HOUSE_AFTER = r"[0-9]{1,5}(?:[ ]?[A-Za-z](?![\p{L}\p{M}]))?(?:[\-/][0-9]{1,5}[A-Za-z]?)?" + _END
+_HOUSE_AFTER = r"[0-9]{1,5}(?:(?:[A-Za-z]|[ ][A-Z])(?![\p{L}\p{M}]))?(?:[\-/][0-9]{1,5}[A-Za-z]?)?" + _END
 _PREP_YEAR = (
     r"(?!(?<=(?<![\p{L}\p{M}])(?:[Ii]n|[Ss]ince|[Bb]y|[Oo]f|[Uu]ntil|[Bb]efore|[Aa]fter|[Dd]uring|[Bb]etween"
     r"|[Cc]irca|[Tt]he)[ ])" + _YEAR + r"(?![0-9]))"
@@ -308,8 +317,13 @@ _COUNTING = r"(?<!(?<![\p{L}\p{M}])(?:" + _COUNTING_WORDS + r")[ ])(?<![0-9],[ ]
 _COUNTING_WEAK = r"(?<!(?<![\p{L}\p{M}])(?:[Oo]f|[Ii]ts|[Hh]is|[Hh]er|[Tt]heir|[Oo]ur|[Mm]y|[Yy]our)[ ])"
 _EN_NUM_START = _NUM_START + _NOT_AFTER_NAME + _COUNTING
 
+# A numbered route after the house number (250 Rt 59, 13858 Route 31 W), and Broadway alone.
+_EN_ROUTE = (
+    r"(?:Rt|Rte|Route|Hwy|Highway|State[ ]Route|State[ ]Road|County[ ]Road|US|SR|CR|FM)\.?[ \-]?[0-9]{1,4}[A-Z]?"
+)
 _EN_STRONG_ADDRESS = (
-    _EN_NUM_START + _PREP_YEAR + _HOUSE_FIRST + r"[ ]" + _NAMES_EN + r"[ ]" + _EN_STRONG_RE + _DIR + _UNIT + _END
+    _EN_NUM_START + _PREP_YEAR + _HOUSE_FIRST + r"[ ](?:" + _NAMES_EN + r"[ ]" + _EN_STRONG_RE + "|" + _EN_ROUTE
+    + "|Broadway)" + _DIR + _UNIT + _END
 )
 # Weak (geographic) and plural type words: a year-like number needs a unit after the street ("1266 Sheila Cove
 # Suite 643", not "2016 Rio Olympic Village"), and so does a one- or two-digit number before a plural ("33 Watson
@@ -341,8 +355,8 @@ def _both_cases(words) -> str:
 
 
 _FR_ADDRESS = (
-    _NUM_START + _NOT_AFTER_NAME + _COUNTING + _PREP_YEAR + r"[0-9]{1,5}(?:[ ]?(?:bis|ter|[A-Za-z])(?=[ ,]))?,?[ ]" + _both_cases(_FR_TYPES)
-    + r"[ ]" + _NAMES + _END
+    _NUM_START + _NOT_AFTER_NAME + _COUNTING + _PREP_YEAR + r"[0-9]{1,5}(?:[ ]?(?:bis|ter|[A-Za-z])(?=[ ,]))?,?[ ]"
+    + _both_cases(_FR_TYPES) + r"[ ]" + _NAMES + _END
 )
 
 # Type first, number after: Italian, Spanish, Catalan, Portuguese, French/Belgian, Polish, Czech, Romanian.
@@ -376,7 +390,7 @@ _C_DOT_ADDRESS = (
 # Type last, separate word after capitalised words (Berliner Straße, Martin Linges veg, Václavské náměstí).
 _TYPE_LAST_WORDS = (
     "Straße", "Strasse", "Str.", "Weg", "Gasse", "Platz", "Allee", "Ring", "Damm", "Ufer", "Chaussee", "Markt",
-    "Steig", "Pfad", "Graben", "Kai", "Straat", "Laan", "Gracht", "Plein", "Kade", "Singel", "Hof", "Dijk",
+    "Steig", "Pfad", "Graben", "Straat", "Laan", "Gracht", "Plein", "Kade", "Singel", "Hof", "Dijk",
     "Dreef", "Steeg", "Kanaal", "gate", "gata", "gaten", "vei", "veien", "veg", "vegen", "vej", "gade", "allé",
     "plass", "vägen", "väg", "gatan", "gränd", "torg", "torget", "stræde", "katu", "kuja", "polku",
     "tori", "náměstí", "nám.", "třída", "ulice", "nábřeží", "námestie", "ulica", "cesta", "trg",

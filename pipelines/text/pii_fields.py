@@ -54,7 +54,7 @@ USERINFO = "USERINFO"
 WITHHELD_VALUE = '""'
 
 #: Entities not searched in the fields besides the text (see the module docstring).
-FIELD_EXCLUDED_ENTITIES = ("URL",)
+FIELD_EXCLUDED_ENTITIES = ("URL", "NUMBER_SEQUENCE")
 
 #: ``scrub_values(values) -> results``: one result per value, with ``text``, ``counts`` and ``reason``.
 ScrubValues = Callable[[list[str]], Sequence[Any]]

