@@ -15,12 +15,14 @@ original text: it is withheld or fallback-scrubbed (``pii.on_error``), also when
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NamedTuple, Optional, Sequence
 
 import pyarrow as pa
 
+from pipelines.text.assets import bundled
 from pipelines.text.pii import PiiConfigError, PiiScrubber, ScrubResult, pseudonym_key
 from pipelines.text.pii_fields import FieldResult, fields_section, scrub_fields
 from pipelines.text.pii_ner import directory_sha256, model_path
@@ -106,6 +108,12 @@ class PiiStage(DocumentStage):
                 "sha256": directory_sha256(path),
                 "name": s.spacy_model,
             }
+            if s.ner_nrp_as_person:
+                lexicon = bundled("assets/pii/nrp_terms.txt")
+                self.ctx.assets["pii_nrp_terms"] = {
+                    "path": "pipelines/assets/pii/nrp_terms.txt",
+                    "sha256": hashlib.sha256(lexicon.read_bytes()).hexdigest(),
+                }
         make_tldextract_offline()
         self.ctx.assets["pii_public_suffix_list"] = {
             "path": suffix_list_snapshot_path(),
@@ -115,6 +123,13 @@ class PiiStage(DocumentStage):
             "entities": list(s.entities),
             "active_entities": active,
             "ner": s.ner,
+            "ner_sentences": s.ner_sentences if ner_on else None,
+            "ner_rules": {
+                "nrp_as_person": s.ner_nrp_as_person, "misread_dates": s.ner_misread_dates,
+                "propagate": s.ner_propagate,
+            } if ner_on else None,
+            "phone_regions": list(s.phone_regions),
+            "phone_regions_from_language": s.phone_regions_from_language,
             "ner_entities_skipped": [e for e in s.entities if e not in active],
             "spacy_model": s.spacy_model if ner_on else None,
             "operator": s.operator,

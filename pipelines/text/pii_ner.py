@@ -238,6 +238,46 @@ def looks_like_date(span_text: str) -> bool:
     return False
 
 
+#: Last words that make a title-case span a date however its other words read ("Labor Day", "New Year").
+_DATE_LAST_WORDS = frozenset(
+    "day days eve week weekend year years month months season holiday holidays night morning evening festival "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+#: Month and weekday names: a date's head after a number or a date word, a surname after a first name
+#: ("Dan August"), except after the modifiers of named days ("Black Friday", "Palm Sunday").
+_MONTHS_WEEKDAYS = frozenset(
+    "january february march april may june july august september october november december monday tuesday "
+    "wednesday thursday friday saturday sunday".split()
+)
+_NAMED_DAY_MODIFIERS = frozenset(
+    "black good cyber ash palm super holy maundy bloody shrove giving small cyber green blue fat easter "
+    "whit low trinity passion mothering election inauguration".split()
+)
+
+
+_DETERMINERS = frozenset("the this that these those a an every each all our his her their my your its".split())
+
+
+def looks_like_name(span_text: str, after_person: bool = False) -> bool:
+    """Whether a span spaCy labelled DATE is a person's name: title-case words without digits, either two or
+    more of them with the first not a time word and the last not a day, month or other date head
+    ("Dan Summer"), or one right after a PERSON span ("Daniel" PERSON, then "Summer" DATE)."""
+    words = span_text.split()
+    if not words or any(ch.isdigit() for ch in span_text):
+        return False
+    if not all(w[0].isupper() and (len(w) == 1 or not w.isupper()) for w in words):
+        return False
+    last = words[-1].casefold().strip(".,")
+    if last in _DATE_LAST_WORDS:
+        return False
+    if len(words) == 1:
+        return after_person and last not in _MONTHS_WEEKDAYS
+    first = words[0].casefold().strip(".,")
+    if last in _MONTHS_WEEKDAYS and first in _NAMED_DAY_MODIFIERS:
+        return False
+    return first not in _DATE_WORDS and first not in _DETERMINERS
+
+
 def ner_spans(
     nlp,
     texts: Sequence[str],
@@ -253,7 +293,8 @@ def ner_spans(
     ``nrp_as_person``, a NORP span that :func:`is_nrp_group` does not recognize as a group is returned as
     PERSON (the small English models label many foreign first names NORP: "She named him Julian"). With
     ``misread_dates_as`` (an entity name), a DATE or TIME span that :func:`looks_like_date` rejects is
-    returned as that entity (in address blocks spaCy labels postal codes with their town DATE).
+    returned as that entity (in address blocks spaCy labels postal codes with their town DATE), and one that
+    :func:`looks_like_name` accepts is returned as PERSON (names with a date word in them: "Dan Summer").
     """
     mapping = presidio_label_mapping()
     wanted = set(wanted)
@@ -265,12 +306,18 @@ def ner_spans(
     out: list[list[tuple[str, int, int]]] = [[] for _ in texts]
     stream = (texts[i][s:e] for i, s, e in pieces)
     for (i, s, _e), doc in zip(pieces, nlp.pipe(stream, batch_size=batch_size)):
+        prev_label, prev_end = None, -1
         for ent in doc.ents:
             label = mapping.get(ent.label_, ent.label_)
             if nrp_as_person and label == "NRP" and not is_nrp_group(ent.text):
                 label = "PERSON"
-            elif misread_dates_as and label == "DATE_TIME" and not looks_like_date(ent.text):
-                label = misread_dates_as
+            elif misread_dates_as and label == "DATE_TIME":
+                after_person = prev_label == "PERSON" and doc.text[prev_end : ent.start_char].strip() == ""
+                if looks_like_name(ent.text, after_person) and "PERSON" in wanted:
+                    label = "PERSON"
+                elif not looks_like_date(ent.text):
+                    label = misread_dates_as
             if label in wanted:
                 out[i].append((label, ent.start_char + s, ent.end_char + s))
+            prev_label, prev_end = label, ent.end_char
     return out
