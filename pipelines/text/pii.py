@@ -161,7 +161,8 @@ class PiiScrubber:
         self.section = section
         self.entities = section.active_entities()
         self.pattern_entities = [e for e in self.entities if e in PATTERN_ENTITIES]
-        self.ner_entities = [e for e in self.entities if e in NER_ENTITIES]
+        # DATE_TIME is both: found by Presidio's DateRecognizer, and by NER only when NER is on.
+        self.ner_entities = [e for e in self.entities if e in NER_ENTITIES] if section.ner else []
         self.key = None
         if section.operator == "pseudonymize":
             self.key = key if key else pseudonym_key(section.pseudonym_key_env)
