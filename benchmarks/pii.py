@@ -163,6 +163,16 @@ def run_ours(texts: list[str], entities: list[str], ner: bool, model: str, thres
     return [r.spans or [] for r in results], [r.text for r in results], dt, errors
 
 
+def _emit(report: dict, out: Optional[str]) -> int:
+    """Print the report as JSON and also write it to ``out`` when given."""
+    text = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False)
+    print(text)
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    return 0
+
+
 def spans_main(argv: Optional[list[str]] = None) -> int:
     """Span recall/precision and single-core speed on the generated Faker set (``spans`` subcommand)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.pii spans", description="PII span accuracy and speed")
@@ -235,12 +245,7 @@ def spans_main(argv: Optional[list[str]] = None) -> int:
             s["corpusforge_patterns"]["recall"] - s["presidio_vanilla_patterns"]["recall"], 4
         )
     report["ratios"] = ratios
-    text = json.dumps(report, indent=2, sort_keys=True)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    return 0
+    return _emit(report, args.out)
 
 
 
@@ -369,12 +374,7 @@ def speed_main(argv: Optional[list[str]] = None) -> int:
             "corpusforge_errors": info["errors"],
         }
         print(json.dumps({mode: report["modes"][mode]}), flush=True)
-    text = json.dumps(report, indent=2, sort_keys=True)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    return 0
+    return _emit(report, args.out)
 
 
 #: Gold types each of our entities claims (a gold type is claimed when one of its entities is scrubbed).
@@ -479,12 +479,7 @@ def parity_main(argv: Optional[list[str]] = None) -> int:
         result["presidio_default_total_leak_minus_vanilla"] = round(
             result["leak_all_types"]["corpusforge_presidio_default"] - result["leak_all_types"]["vanilla"], 4)
         report["sets"][set_name] = result
-    text = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    return 0
+    return _emit(report, args.out)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
