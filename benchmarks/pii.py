@@ -411,10 +411,8 @@ def load_sets(names: list[str], n: int, seed: int, data_dir: str) -> dict[str, l
             if d.is_dir():
                 out[name] = pc.dolma_warc_set(d)
         elif name == "faker":
-            from benchmarks import pii_corpora as pc2
-
             out[name] = [
-                pc2.EvalDoc(d.text, [(s, e, t) for s, e, t in d.spans], "faker", f"faker-{i}")
+                pc.EvalDoc(d.text, [(s, e, t) for s, e, t in d.spans], "faker", f"faker-{i}")
                 for i, d in enumerate(generate(n, seed, 0, 0))
             ]
         else:

@@ -20,7 +20,7 @@ our side:
 * ``recognizer missing``: vanilla found it with a type we run and none of our recognizers did;
 * ``ours only``: removed by us and kept by vanilla (no reason needed: we scrub more).
 
-Values are never written to the output of real-data sets (``--examples`` is refused for them).
+Values are never written to the output of real-data sets (``--examples`` applies to the generated sets only).
 """
 from __future__ import annotations
 
@@ -130,8 +130,6 @@ def diagnose(ours: Ours, text: str, s: int, e: int, vanilla_types: list[str], la
         if len(text) > ours.section.chunk_chars:
             return "chunk boundary"
         return "region pre-filter"
-    from presidio_analyzer import EntityRecognizer  # noqa: F401  (Presidio loaded already)
-
     from schemas.config.pii import NER_ENTITIES
 
     if set(vanilla_types) & active & set(NER_ENTITIES):

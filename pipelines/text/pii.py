@@ -246,12 +246,12 @@ class PiiScrubber:
             for i in ner_idx:
                 if isinstance(raw[i], list):
                     raw[i].extend(propagate_names(texts[i], raw[i]))
-        for text, hits in zip(texts, raw):
+        for i, (text, hits) in enumerate(zip(texts, raw)):
             if isinstance(hits, list):
                 try:
                     enhance_with_context(text, hits, self.patterns.context_words)
                 except Exception as exc:  # pragma: no cover - defensive
-                    raw[raw.index(hits)] = exc
+                    raw[i] = exc
         return raw
 
     def finalize(self, text: str, hits: list[Hit]) -> list:

@@ -1,8 +1,9 @@
 """Evaluation sets of the PII parity harness (benchmarks/pii_corpora.py).
 
 The scoring functions and the tag parser run on hand-written documents, always. The presidio-evaluator set
-needs the optional package (skipped without it); the NeMo Curator and Dolma sets need the shared data folder
-(skipped without it). Tests on real data assert counts only: no value of a real person reaches the output.
+needs presidio-evaluator (installed by `make install`; the tests fail without it); the NeMo Curator and
+Dolma sets need the shared data folder (skipped without it). Tests on real data assert counts only: no
+value of a real person reaches the output.
 """
 from __future__ import annotations
 
@@ -155,7 +156,6 @@ def test_load_unknown_set():
 
 
 def test_dolma_gold_rules_on_a_synthetic_page():
-    pytest.importorskip("faker", reason="the name lexicons come from faker (dev extra)")
     html = (
         "<html><head><title>About Me - Maria Garcia</title></head><body><h1>Maria Garcia</h1>"
         "<a href='mailto:%6D%67@ex.edu'>Email</a><a href='mailto:jo@ex.edu'>John Smith</a></body></html>"
@@ -176,7 +176,6 @@ def test_dolma_gold_rules_on_a_synthetic_page():
     ("Home Page", False), ("maria garcia", False), ("Maria", False), ("Allen Institute for AI", False),
 ])
 def test_looks_like_person_name(title, ok):
-    pytest.importorskip("faker", reason="the name lexicons come from faker (dev extra)")
     assert pc.looks_like_person_name(title) is ok
 
 
@@ -193,7 +192,6 @@ def test_presidio_evaluator_missing_names_the_install_command(monkeypatch):
 
 
 def test_presidio_evaluator_set_is_deterministic_and_typed():
-    pytest.importorskip("presidio_evaluator", reason="optional: make bench-deps")
     a = pc.presidio_evaluator_set(40, 11)
     b = pc.presidio_evaluator_set(40, 11)
     c = pc.presidio_evaluator_set(40, 12)
@@ -208,7 +206,6 @@ def test_presidio_evaluator_set_is_deterministic_and_typed():
 
 
 def test_presidio_evaluator_lower_case_share():
-    pytest.importorskip("presidio_evaluator", reason="optional: make bench-deps")
     fixed = pc.presidio_evaluator_set(400, 2)
     raw = pc.presidio_evaluator_set(400, 2, apply_lower_case=False)
     changed = [i for i, (a, b) in enumerate(zip(fixed, raw)) if a.text != b.text]
@@ -218,7 +215,6 @@ def test_presidio_evaluator_lower_case_share():
 
 
 def test_presidio_evaluator_set_without_network_and_quiet(monkeypatch, capfd):
-    pytest.importorskip("presidio_evaluator", reason="optional: make bench-deps")
     attempts = []
 
     def no_connect(self, address):
@@ -252,7 +248,6 @@ def test_nemo_curator_set_real_files():
 @pytest.mark.skipif(not (WARC_DIR / "dolma-sample-0000.warc.gz").is_file(),
                     reason=f"no Dolma WARC sample in {WARC_DIR}")
 def test_dolma_warc_set_real_files(capfd):
-    pytest.importorskip("faker", reason="the name lexicons come from faker (dev extra)")
     docs = pc.dolma_warc_set(WARC_DIR)
     assert len(docs) >= 20 and all(d.text.strip() for d in docs)
     assert len({d.text for d in docs}) == len(docs)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("presidio_evaluator", reason="installed by `make install` (presidio-evaluator --no-deps)")
-
 N_TEXTS = 400
 SEED = 11
 
