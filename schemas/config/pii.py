@@ -154,8 +154,8 @@ class PiiSection(FilterSection):
         "parser",
         description=(
             "Sentence boundaries for NER: 'parser' keeps the model's dependency parser, so entities are "
-            "vanilla Presidio's, text for text; 'none' runs the ner component alone (about 1.8x faster NER, "
-            "misses names on web pages without punctuation)."
+            "vanilla Presidio's, text for text (the parser runs only on texts with an entity of two tokens or "
+            "more); 'none' runs the ner component alone (faster, misses names on web pages without punctuation)."
         ),
     )
     ner_languages: Optional[list[str]] = Field(
