@@ -1,4 +1,5 @@
-"""``corpusforge train``: train a GPT straight from token shards (``torchrun -m train`` takes the same flags)."""
+"""``corpusforge train``: train a GPT straight from token shards or a mixture of them (``torchrun -m train`` takes
+the same flags)."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,11 @@ log = logging.getLogger(__name__)
 def register(subparsers) -> None:
 
     p = subparsers.add_parser(
-        "train", help="train a GPT on token shards (use 'torchrun --nproc-per-node N -m train' for DDP)"
+        "train", help="train a GPT on token shards or a weighted mixture of them (--mix; see docs/train.md); "
+                      "use 'torchrun --nproc-per-node N -m train' for DDP",
+        description="Train a GPT on token shards (--shards) or on a mixture of shard streams (--mix mix.yaml: "
+                    "token weights, row filters, max_epochs, rehydration by near-duplicate cluster size). "
+                    "A mixture is validated before the first step; see docs/train.md.",
     )
     add_train_arguments(p)
     p.set_defaults(func=run)

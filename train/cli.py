@@ -42,17 +42,26 @@ _FLAGS = {
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the training flags to ``parser``."""
-    parser.add_argument("--shards", required=True, help="shard folder, dataset store (with CURRENT) or index.json")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--shards", help="shard folder, dataset store (with CURRENT) or index.json")
+    source.add_argument("--mix", metavar="MIX_YAML",
+                        help="a mixture of shard streams with token weights, row filters, max_epochs and "
+                             "rehydration (see docs/train.md)")
     parser.add_argument("--out", required=True, help="checkpoint folder (metrics.jsonl, ckpt-*.pt)")
     for flag, (_, typ, help_) in _FLAGS.items():
         parser.add_argument(flag, type=typ, default=None, help=help_)
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--allow-mixture-change", action="store_true",
+                        help="with --resume: continue although the mixture differs from the checkpoint's (the new "
+                             "mixture continues at the same batch position of its own order)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """A validated :class:`TrainConfig` from parsed flags (unset flags keep their defaults)."""
-    data = {"shards": args.shards, "out": args.out, "resume": bool(args.resume), "compile": bool(args.compile)}
+    data = {"shards": getattr(args, "shards", None), "mix": getattr(args, "mix", None), "out": args.out,
+            "resume": bool(args.resume), "compile": bool(args.compile),
+            "allow_mixture_change": bool(getattr(args, "allow_mixture_change", False))}
     for _, (field, _, _) in _FLAGS.items():
         value = getattr(args, field, None)
         if value is not None:

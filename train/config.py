@@ -1,9 +1,9 @@
 """The training configuration: a pydantic model without torch, so that argument parsing stays light."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrainConfig(BaseModel):
@@ -11,7 +11,9 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    shards: str = Field(description="Shard folder, dataset store (with CURRENT) or index.json")
+    shards: Optional[str] = Field(None, description="Shard folder, dataset store (with CURRENT) or index.json")
+    mix: Optional[Union[str, dict[str, Any], list[Any]]] = Field(
+        None, description="A mixture instead of --shards: mix.yaml path, or its content (see train.mixture)")
     out: str = Field(description="Checkpoint folder (metrics.jsonl, ckpt-*.pt)")
     steps: int = Field(1000, gt=0)
     seq_len: int = Field(256, gt=0)
@@ -40,3 +42,11 @@ class TrainConfig(BaseModel):
     compile: bool = False
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     resume: bool = False
+    allow_mixture_change: bool = Field(
+        False, description="On resume, continue with a mixture that differs from the checkpoint's")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "TrainConfig":
+        if (self.shards is None) == (self.mix is None):
+            raise ValueError("give exactly one data source: shards (a shard folder or store) or mix (a mixture)")
+        return self

@@ -9,6 +9,9 @@ gradient clipping, AdamW with linear warmup and cosine decay. Rank 0 writes ``me
 object per logged step: step, loss, lr, tokens_per_s, data_wait; eval rows: eval_loss, perplexity) and
 atomic checkpoints (model, optimizer, scheduler, step, dataset position, RNG); ``resume`` continues from
 the latest checkpoint exactly where the data stream stopped.
+
+With ``cfg.mix`` the data is a mixture of shard streams (:mod:`train.mixture`): validated before the first
+step, its realized token shares logged (``mix_shares``) and its record kept in every checkpoint.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from storage.shards import ShardIndex
 from train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from train.config import TrainConfig
 from train.dataset import ShardDataset, ShardLoader, load_index
+from train.mixture import MixtureDataset, MixtureLoader, describe_mixture_change
 from train.model import GPT, ModelConfig, model_config_from
 
 log = logging.getLogger(__name__)
@@ -149,12 +153,47 @@ class _Data:
     index: ShardIndex
     folder: Path
     holdout: int
-    loader: ShardLoader
+    loader: ShardLoader | MixtureLoader
     eval_ds: Optional[ShardDataset]
+    mixture: Optional[dict[str, Any]] = None  # the mixture record (streams, weights, shard hashes) under --mix
+
+
+def _build_mixture_data(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> _Data:
+    """The mixed training stream of this rank (``--mix``) and the mixture's ``eval`` source, if it names one.
+
+    Everything that can be wrong with the mixture is refused here, before any training step.
+    """
+    if cfg.holdout_shards:
+        log.warning("--holdout-shards applies to --shards only; a mixture evaluates on its 'eval' source")
+    ds = MixtureDataset(cfg.mix, cfg.seq_len, cfg.batch_size, rank=rank, world_size=world, seed=cfg.seed,
+                        shuffle_buffer=cfg.shuffle_buffer, verify=cfg.verify)
+    loader = MixtureLoader(ds, num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
+    total, need = loader.steps_per_epoch(), cfg.steps * cfg.grad_accum
+    if total is not None and total < need:
+        raise ValueError(
+            f"the mixture ends after {total // cfg.grad_accum} steps (on_exhausted={ds.spec.on_exhausted}, "
+            f"max_epochs of {', '.join(s.name for s in ds.streams if s.spec.max_epochs)}), but --steps is "
+            f"{cfg.steps}; raise max_epochs, use on_exhausted: renormalize, or lower --steps")
+    for s, w in zip(ds.streams, ds.weights):
+        log.info("stream %s: weight %.4f, %d rows, %d tokens per epoch%s", s.name, w, s.kept_rows, s.stream_tokens,
+                 f", at most {s.spec.max_epochs} epoch(s)" if s.spec.max_epochs else "")
+    eval_ds = None
+    if ds.spec.eval:
+        eval_ds = ShardDataset(ds.spec.eval, cfg.seq_len, cfg.batch_size, rank=rank, world_size=world, shuffle=False,
+                               verify=cfg.verify, max_batches=cfg.eval_batches,
+                               expected_tokenizer_sha256=ds.index.tokenizer_sha256)
+        if eval_ds.batches_per_slot() == 0:
+            log.warning("the mixture's eval source holds less than one batch per rank: evaluation is off")
+            eval_ds = None
+    else:
+        log.info("the mixture names no eval source: evaluation is off")
+    return _Data(index=ds.index, folder=ds.folder, holdout=0, loader=loader, eval_ds=eval_ds, mixture=ds.record())
 
 
 def _build_data(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> _Data:
     """The training stream of this rank and, when shards are held out, the evaluation set."""
+    if cfg.mix is not None:
+        return _build_mixture_data(cfg, rank, world, device)
     index, folder = load_index(cfg.shards)
     holdout = _holdout_shards(cfg, len(index.shards))
     train_ds = ShardDataset(
@@ -263,7 +302,21 @@ def _resume(run: _Run) -> None:
         run.model.load_state_dict(ck["model"])
         run.optimizer.load_state_dict(ck["optimizer"])
         run.sched.load_state_dict(ck["scheduler"])
-        run.data.loader.load_state_dict(ck["data"])
+        changes = describe_mixture_change(ck.get("mixture"), run.data.mixture)
+        if changes and (not cfg.allow_mixture_change or ck.get("mixture") is None or run.data.mixture is None):
+            hint = ("pass --allow-mixture-change to continue with the new mixture" if ck.get("mixture") is not None
+                    and run.data.mixture is not None else "resume with the data source the checkpoint was trained on")
+            raise ValueError(f"{ckpt_path} was trained on another mixture ({'; '.join(changes)}); {hint}")
+        old_tok = (ck.get("dataset") or {}).get("tokenizer_sha256")
+        if run.data.mixture is not None and old_tok and old_tok != run.data.index.tokenizer_sha256:
+            raise ValueError(f"{ckpt_path} was trained on tokens of tokenizer {old_tok}, the mixture has "
+                             f"{run.data.index.tokenizer_sha256}; a model cannot continue on another tokenizer")
+        if changes:
+            log.warning("mixture changed since %s (%s): continuing with the new one", ckpt_path, "; ".join(changes))
+        if run.data.mixture is not None:
+            run.data.loader.load_state_dict(ck["data"], allow_mixture_change=cfg.allow_mixture_change)
+        else:
+            run.data.loader.load_state_dict(ck["data"])
         torch.set_rng_state(ck["rng_cpu"])
         run.start_step, run.tokens_seen = int(ck["step"]), int(ck["tokens_seen"])
         log.info("resumed from %s at step %d", ckpt_path, run.start_step)
@@ -280,10 +333,10 @@ def _write_run_info(run: _Run) -> None:
         "train_config": run.cfg.model_dump(), "model_config": run.mcfg.model_dump(),
         "parameters": run.model.num_parameters(), "world_size": run.world, "device": str(run.device),
         "dataset_version": index.dataset_version, "tokenizer_sha256": index.tokenizer_sha256,
-        "holdout_shards": run.data.holdout,
+        "holdout_shards": run.data.holdout, "mixture": run.data.mixture,
     }, indent=2, sort_keys=True) + "\n")
-    log.info("model %d parameters, %d rank(s) on %s, %d steps/epoch per rank",
-             run.model.num_parameters(), run.world, run.device, run.data.loader.steps_per_epoch())
+    log.info("model %d parameters, %d rank(s) on %s, %s steps/epoch per rank",
+             run.model.num_parameters(), run.world, run.device, run.data.loader.steps_per_epoch() or "unlimited")
 
 
 def _setup(cfg: TrainConfig) -> _Run:
@@ -315,7 +368,7 @@ def _checkpoint(run: _Run, step: int) -> Optional[Path]:
         "rng_cpu": torch.get_rng_state(), "model_config": run.mcfg.model_dump(), "train_config": run.cfg.model_dump(),
         "dataset": {"dataset_version": index.dataset_version, "tokenizer_sha256": index.tokenizer_sha256,
                     "eos_id": index.eos_id, "vocab_size": index.vocab_size},
-        "tokenizer_json": run.tokenizer_json,
+        "tokenizer_json": run.tokenizer_json, "mixture": run.data.mixture,
     }, keep=run.cfg.keep_checkpoints)
 
 
@@ -361,6 +414,8 @@ def _log_step(run: _Run, step: int, lr: float, meter: _Meter, tty: bool) -> floa
     row = {"step": step, "loss": round(loss, 6), "lr": lr,
            "tokens_per_s": round((run.tokens_seen - meter.tok_last) / elapsed, 1),
            "data_wait": round(meter.wait / elapsed, 4), "tokens": run.tokens_seen, "world_size": run.world}
+    if isinstance(run.data.loader, MixtureLoader):  # realized token share per stream since step 1
+        row["mix_shares"] = {name: v["share"] for name, v in run.data.loader.shares().items()}
     run.metrics.write(row)
     if run.is_main:
         msg = (f"step {step}/{run.cfg.steps} loss {loss:.4f} lr {lr:.2e} "
@@ -412,6 +467,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     last_loss, last_ckpt = _loop(run)
     summary = {"steps": cfg.steps, "start_step": run.start_step, "loss": last_loss, "tokens": run.tokens_seen,
                "checkpoint": str(last_ckpt) if last_ckpt else None, "world_size": run.world}
+    if isinstance(run.data.loader, MixtureLoader):
+        summary["mixture"] = run.data.loader.shares()
+        run.metrics.write({"step": cfg.steps, "mixture": summary["mixture"]})
+        if run.is_main:
+            for name, v in summary["mixture"].items():
+                log.info("stream %s: %d tokens, share %.4f (weight %.4f)", name, v["tokens"], v["share"], v["weight"])
     if run.world > 1 and dist.is_initialized():
         dist.destroy_process_group()
     return summary

@@ -28,7 +28,8 @@ The plan, step by step (all intermediate tables are written under ``ctx.work_dir
    run or are flagged (kept whole), per ``on_giant_cluster``.
 
 Columns added: ``dup_cluster_id`` (string; the doc's own id when it is in no cluster),
-``dup_cluster_size`` (int; this run's documents in the cluster, 1 for singletons),
+``dup_cluster_size`` (int; this run's documents in the cluster, 1 for singletons; the tokenize step copies
+it into the shard rows, where the trainer's rehydration reads it),
 ``dup_giant_cluster`` (bool), ``near_dedup_reason`` (``near_dedup:duplicate`` for non-survivors).
 
 Side outputs in ``ctx.side_output_dir("near_dedup")``: ``cluster_stats.json`` (clusters by size, the

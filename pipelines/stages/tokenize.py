@@ -55,9 +55,10 @@ _OUT_SCHEMA = pa.schema(
         pa.field("n_tokens", pa.int32()),
         pa.field("source", pa.string()),
         pa.field("lang", pa.string()),
+        pa.field("dup_cluster_size", pa.int32()),
     ]
 )
-_SPARK_SCHEMA = "doc_id string, ids binary, n_tokens int, source string, lang string"
+_SPARK_SCHEMA = "doc_id string, ids binary, n_tokens int, source string, lang string, dup_cluster_size int"
 
 
 def _encode_texts(
@@ -109,7 +110,7 @@ def _encoder(
             )
             yield pa.RecordBatch.from_arrays(
                 [batch.column("doc_id").cast(pa.string()), ids, lengths, batch.column("source").cast(pa.string()),
-                 batch.column("lang").cast(pa.string())],
+                 batch.column("lang").cast(pa.string()), batch.column("dup_cluster_size").cast(pa.int32())],
                 schema=_OUT_SCHEMA,
             )
 
@@ -165,6 +166,9 @@ class TokenizeWriter:
     def run(self, curated_df) -> dict[str, Any]:
         """Tokenize ``curated_df`` (DOCUMENT_SCHEMA columns, optionally ``lang``) and write the shards.
 
+        ``lang`` and the near-dedup stage's ``dup_cluster_size`` travel into the shard rows when present
+        (null otherwise): the trainer filters streams by ``lang`` and rehydrates by cluster size.
+
         Returns:
             Stage facts for run.json: shards, documents, tokens, bytes, errors, index path, tokenizer sha256.
         """
@@ -174,7 +178,9 @@ class TokenizeWriter:
             self.prepare()
         s, tok = self.section, self._tok
         lang = F.col("lang").cast("string") if "lang" in curated_df.columns else F.lit(None).cast("string")
-        docs = curated_df.select("doc_id", "text", "source", lang.alias("lang"))
+        cluster = (F.col("dup_cluster_size").cast("int") if "dup_cluster_size" in curated_df.columns
+                   else F.lit(None).cast("int"))
+        docs = curated_df.select("doc_id", "text", "source", lang.alias("lang"), cluster.alias("dup_cluster_size"))
         eos = self.eos_id if s.eos == "append" else None
         tokenized = docs.mapInArrow(
             _encoder(asset_spec(s.tokenizer_path), tok.sha256, eos, self.bos_id, s.max_doc_tokens, s.encode_batch_size),
@@ -236,6 +242,7 @@ class TokenizeWriter:
                             "n_tokens": batch.column("n_tokens"),
                             "source": batch.column("source"),
                             "lang": batch.column("lang"),
+                            "dup_cluster_size": batch.column("dup_cluster_size"),
                         }
                     )
                     writer.write_table(table)

@@ -10,6 +10,7 @@ nothing else of the pipeline: it needs pyarrow, numpy and pydantic, never pyspar
 """
 from .index import (
     INDEX_FILE,
+    OPTIONAL_SHARD_COLUMNS,
     SHARD_COLUMNS,
     SHARD_SCHEMA_VERSION,
     RowGroupInfo,
@@ -26,6 +27,7 @@ from .layout import (
     TOKENIZER_FILE,
     ShardError,
     resolve_index_path,
+    resolve_source_index,
 )
 from .verify import ShardProblem, VerifyReport, check_shard_file, verify_shards
 from .writer import ShardWriter
@@ -33,6 +35,7 @@ from .writer import ShardWriter
 __all__ = [
     "CURRENT_FILE",
     "INDEX_FILE",
+    "OPTIONAL_SHARD_COLUMNS",
     "SHARD_COLUMNS",
     "SHARD_NAME",
     "SHARD_SCHEMA_VERSION",
@@ -47,6 +50,7 @@ __all__ = [
     "check_shard_file",
     "numpy_dtype",
     "resolve_index_path",
+    "resolve_source_index",
     "shard_schema",
     "token_dtype_for_vocab",
     "unsafe_path_reason",

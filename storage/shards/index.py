@@ -11,7 +11,12 @@ input_ids   list<uint16|uint32>     token ids; uint16 when the vocabulary has <=
 n_tokens    int32, not null         len(input_ids)
 source      string, not null        the document's source (for mixing)
 lang        string, nullable        language code; null when the language stage is off
+dup_cluster_size int32, nullable    documents in the document's near-duplicate cluster (1: unique);
+                                    null when near-dedup was off. Used for rehydration at load time.
 =========== ======================= ==========================================================
+
+``dup_cluster_size`` was added after the first release of the format: shards without the column (five
+columns) stay valid and readable, they just cannot be rehydrated (see :data:`OPTIONAL_SHARD_COLUMNS`).
 """
 from __future__ import annotations
 
@@ -27,7 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 #: Version of the shard layout and of index.json; readers refuse other versions.
 SHARD_SCHEMA_VERSION = 1
 INDEX_FILE = "index.json"
-SHARD_COLUMNS = ("doc_id", "input_ids", "n_tokens", "source", "lang")
+SHARD_COLUMNS = ("doc_id", "input_ids", "n_tokens", "source", "lang", "dup_cluster_size")
+#: Columns a shard may lack (written by an older corpusforge); readers treat them as all null.
+OPTIONAL_SHARD_COLUMNS = ("dup_cluster_size",)
 #: Keys of the Parquet key-value metadata every shard carries (checked against the index).
 META_SCHEMA_VERSION = b"corpusforge.shard_schema_version"
 META_TOKENIZER_SHA256 = b"corpusforge.tokenizer_sha256"
@@ -54,12 +61,15 @@ def numpy_dtype(token_dtype: str) -> np.dtype:
     return np.dtype(token_dtype)
 
 
-def shard_schema(token_dtype: str, tokenizer_sha256: Optional[str] = None) -> pa.Schema:
+def shard_schema(
+    token_dtype: str, tokenizer_sha256: Optional[str] = None, *, legacy: bool = False
+) -> pa.Schema:
     """The Arrow schema of a shard whose ids have ``token_dtype``.
 
     Args:
         token_dtype: ``"uint16"`` or ``"uint32"``.
         tokenizer_sha256: when given, recorded in the schema's key-value metadata.
+        legacy: the schema without :data:`OPTIONAL_SHARD_COLUMNS` (shards of an older corpusforge).
     """
     id_type = pa.uint16() if numpy_dtype(token_dtype) == np.uint16 else pa.uint32()
     schema = pa.schema(
@@ -70,6 +80,7 @@ def shard_schema(token_dtype: str, tokenizer_sha256: Optional[str] = None) -> pa
             pa.field("source", pa.string(), nullable=False),
             pa.field("lang", pa.string(), nullable=True),
         ]
+        + ([] if legacy else [pa.field("dup_cluster_size", pa.int32(), nullable=True)])
     )
     meta = {META_SCHEMA_VERSION: str(SHARD_SCHEMA_VERSION).encode(), META_TOKEN_DTYPE: token_dtype.encode()}
     if tokenizer_sha256:

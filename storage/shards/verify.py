@@ -118,7 +118,8 @@ def check_shard_file(
         return problems
     expected = shard_schema(token_dtype)
     actual = pf.schema_arrow
-    if not actual.remove_metadata().equals(expected.remove_metadata()):
+    legacy = shard_schema(token_dtype, legacy=True)  # written before dup_cluster_size: still valid
+    if not any(actual.remove_metadata().equals(e.remove_metadata()) for e in (expected, legacy)):
         P("schema_mismatch",
           f"columns {actual.remove_metadata()} differ from the shard schema (token dtype {token_dtype})")
         return problems

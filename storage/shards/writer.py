@@ -64,7 +64,7 @@ class ShardWriter:
 
         with ShardWriter(out, vocab_size=v, tokenizer_sha256=h, eos_id=0, eos_appended=True,
                          dataset_version="2024-06-01") as w:
-            w.write_table(table)          # doc_id, input_ids, source, lang (n_tokens optional)
+            w.write_table(table)  # doc_id, input_ids, source, lang (n_tokens, dup_cluster_size optional)
         index = w.index
     """
 
@@ -110,7 +110,7 @@ class ShardWriter:
         self._shard_tmp: Optional[Path] = None
         self._shard_bytes = 0
         self._shard_groups: list[RowGroupInfo] = []
-        self._rows_buffer: list[tuple[str, Any, str, Optional[str]]] = []
+        self._rows_buffer: list[tuple[str, Any, str, Optional[str], Optional[int]]] = []
         self._open = False
 
     # -- context management
@@ -144,10 +144,13 @@ class ShardWriter:
                 tok.unlink()
 
     # -- writing
-    def write_document(self, doc_id: str, input_ids: Iterable[int], source: str, lang: Optional[str] = None) -> None:
+    def write_document(
+        self, doc_id: str, input_ids: Iterable[int], source: str, lang: Optional[str] = None,
+        dup_cluster_size: Optional[int] = None,
+    ) -> None:
         """Add one document (convenience for small writers; tables are faster)."""
         self._check_open()
-        self._rows_buffer.append((doc_id, np.asarray(input_ids), source, lang))
+        self._rows_buffer.append((doc_id, np.asarray(input_ids), source, lang, dup_cluster_size))
         if len(self._rows_buffer) >= 1024:
             self._flush_rows_buffer()
 
@@ -164,13 +167,14 @@ class ShardWriter:
                 ).cast(id_type),
                 "source": pa.array([r[2] for r in rows], pa.string()),
                 "lang": pa.array([r[3] for r in rows], pa.string()),
+                "dup_cluster_size": pa.array([r[4] for r in rows], pa.int32()),
             }
         )
         self._add_table(table)
 
     def write_table(self, table: pa.Table | pa.RecordBatch) -> None:
-        """Add documents: columns ``doc_id``, ``input_ids`` (any integer list), ``source``, optional ``lang``
-        and ``n_tokens`` (computed and checked when present)."""
+        """Add documents: columns ``doc_id``, ``input_ids`` (any integer list), ``source``, optional ``lang``,
+        ``dup_cluster_size`` (null when absent) and ``n_tokens`` (computed and checked when present)."""
         self._check_open()
         self._flush_rows_buffer()
         if isinstance(table, pa.RecordBatch):
@@ -207,10 +211,17 @@ class ShardWriter:
         if ids.type != id_type:
             ids = ids.cast(id_type)
         lang = table.column("lang") if "lang" in table.column_names else pa.nulls(n, pa.string())
+        if "dup_cluster_size" in table.column_names:
+            cluster = table.column("dup_cluster_size").cast(pa.int32())
+            low = pc.min(cluster).as_py()
+            if low is not None and low < 1:
+                raise ShardError(f"dup_cluster_size must be >= 1 (a document is in its own cluster), got {low}")
+        else:
+            cluster = pa.nulls(n, pa.int32())
         out = pa.Table.from_arrays(
             [
                 table.column("doc_id").cast(pa.string()), ids, lengths,
-                table.column("source").cast(pa.string()), lang.cast(pa.string()),
+                table.column("source").cast(pa.string()), lang.cast(pa.string()), cluster,
             ],
             schema=self.schema,
         )

@@ -36,9 +36,10 @@ def _ctx(spark, tmp_path, section, name: str, partitions: int = 4) -> RunContext
 
 
 def _df(spark, texts, with_lang: bool):
-    rows = [(f"{i * 7919 % 1000:04d}-{i}", t, "web" if i % 3 else "books") + (("en" if i % 2 else None),) * with_lang
-            for i, t in enumerate(texts)]
-    cols = "doc_id string, text string, source string" + (", lang string" if with_lang else "")
+    """Curated-like rows; with ``with_lang`` also the language and near-dedup stages' columns."""
+    rows = [(f"{i * 7919 % 1000:04d}-{i}", t, "web" if i % 3 else "books")
+            + (("en" if i % 2 else None), i % 4 + 1) * with_lang for i, t in enumerate(texts)]
+    cols = "doc_id string, text string, source string" + (", lang string, dup_cluster_size int" if with_lang else "")
     return spark.createDataFrame(rows, cols)
 
 
@@ -72,11 +73,12 @@ def test_shards_are_identical_across_partitionings_and_decode_to_the_text(spark,
     doc_ids = table.column("doc_id").to_pylist()
     assert doc_ids == sorted(doc_ids)
     by_id = {f"{i * 7919 % 1000:04d}-{i}": t for i, t in enumerate(texts)}
-    columns = [table.column(c).to_pylist() for c in ("input_ids", "n_tokens", "lang")]
-    for doc_id, ids, n, lang in zip(doc_ids, *columns):
+    columns = [table.column(c).to_pylist() for c in ("input_ids", "n_tokens", "lang", "dup_cluster_size")]
+    for doc_id, ids, n, lang, cluster in zip(doc_ids, *columns):
         assert ids[-1] == eos and len(ids) == n
         assert decode(tok, ids) == by_id[doc_id]
         assert lang == ("en" if int(doc_id.split("-")[1]) % 2 else None)
+        assert cluster == int(doc_id.split("-")[1]) % 4 + 1  # near-dedup's cluster size travels into the shards
 
 
 def test_without_lang_column_and_without_eos(spark, tmp_path, tokenizer_file):
@@ -86,6 +88,7 @@ def test_without_lang_column_and_without_eos(spark, tmp_path, tokenizer_file):
     stats = stage.run(_df(spark, _texts(20), with_lang=False))
     table = pq.read_table(stage.output_dir / "shard-00000.parquet")
     assert stats["shards"] == 1 and table.column("lang").null_count == 20
+    assert table.column("dup_cluster_size").null_count == 20  # near-dedup off: unknown, not 1
     eos = load_tokenizer(tokenizer_file).token_id("<|endoftext|>")
     assert all(eos not in ids for ids in table.column("input_ids").to_pylist())
     idx = verify_shards(stage.output_dir).index

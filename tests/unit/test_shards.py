@@ -39,7 +39,7 @@ def test_token_dtype_is_the_smallest_that_fits():
 def test_written_shards_have_the_contract_schema(tmp_path, vocab, expected):
     index = write_consecutive_shards(tmp_path, 10, 5, docs_per_group=5, groups_per_shard=1, vocab_size=vocab, lang="en")
     t = pq.read_table(tmp_path / index.shards[0].path)
-    assert t.column_names == ["doc_id", "input_ids", "n_tokens", "source", "lang"]
+    assert t.column_names == ["doc_id", "input_ids", "n_tokens", "source", "lang", "dup_cluster_size"]
     assert t.schema.field("input_ids").type.value_type == expected
     assert t.column("n_tokens").to_pylist() == [5] * 5 and t.column("lang").to_pylist() == ["en"] * 5
     assert t.column("input_ids").to_pylist()[1] == [5, 6, 7, 8, 9]
