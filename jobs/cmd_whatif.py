@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     """Add the ``whatif`` sub-command."""
     p = subparsers.add_parser(
         "whatif",
-        help="recompute quality keep rates of a finished run for new thresholds (no re-run)",
+        help="recompute quality (or classify) keep rates of a finished run for new thresholds (no re-run)",
         description=(
             "Replay quality rules over the signals a run stored in OUT/curated and OUT/rejected, with the "
             "run's own quality settings (OUT/run.json) changed by --set. With no --set it replays the run's "
@@ -42,6 +42,10 @@ def register(subparsers) -> None:
         "quality.languages.LANG.RULE=VALUE",
     )
     p.add_argument("--by-lang", action="store_true", help="add keep rates per language")
+    p.add_argument("--stage", choices=["quality", "classify"], default=None,
+                   help="what to replay (default: classify when a --set is classify.*, else quality). classify: "
+                   "--set classify.models.NAME.min_score=V or classify.models.NAME.keep_top_fraction=V "
+                   "(NAME or [INDEX]); see docs/classify.md")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report here instead of stdout")
     p.set_defaults(func=main)
 
@@ -49,7 +53,7 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the what-if and print or write its report."""
     try:
-        report = run_whatif(args.run, args.overrides, by_lang=args.by_lang)
+        report = run_whatif(args.run, args.overrides, by_lang=args.by_lang, stage=args.stage)
     except WhatIfError as exc:
         print(f"corpusforge whatif: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -57,9 +61,10 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n", encoding="utf-8")
-        q_run, q_new = report["run"]["quality"], report["whatif"]["quality"]
+        key = "classify" if "classify" in report["run"] else "quality"
+        q_run, q_new = report["run"][key], report["whatif"][key]
         print(
-            f"quality keep rate: run {q_run['keep_rate']}, what-if {q_new['keep_rate']} "
+            f"{key} keep rate: run {q_run['keep_rate']}, what-if {q_new['keep_rate']} "
             f"({report['changed']['newly_rejected']} newly rejected, {report['changed']['newly_kept']} newly kept)",
             file=sys.stderr,
         )

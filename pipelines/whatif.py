@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from pipelines.text.quality import SIGNAL_NAMES
+from pipelines.whatif_classify import ClassifyWhatIfError, is_classify_override, run_classify_whatif
 from schemas.columns import DROP_REASON, reason_column
 from schemas.config import ConfigError, apply_overrides
 from schemas.config.quality import QUALITY_RULES, RULE_NAMES, QualitySection
@@ -202,8 +203,12 @@ def _summary(reasons: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
     }
 
 
-def run_whatif(run_dir: Union[str, Path], overrides: Sequence[str] = (), by_lang: bool = False) -> dict[str, Any]:
-    """Keep rates of a finished run under new quality thresholds.
+def run_whatif(run_dir: Union[str, Path], overrides: Sequence[str] = (), by_lang: bool = False,
+               stage: Optional[str] = None) -> dict[str, Any]:
+    """Keep rates of a finished run under new quality thresholds (or classify rules, see below).
+
+    ``classify.models.<name>.min_score=...`` / ``...keep_top_fraction=...`` overrides (or ``stage="classify"``)
+    replay the classify stage's stored scores instead (:mod:`pipelines.whatif_classify`).
 
     Args:
         run_dir: the run's output directory (``run.json``, ``curated/``, ``rejected/``).
@@ -215,6 +220,14 @@ def run_whatif(run_dir: Union[str, Path], overrides: Sequence[str] = (), by_lang
         many documents change, and the overall keep rate (the new one estimated, see the module docstring).
     """
     config = load_run_config(run_dir)
+    classify_items = [o for o in overrides if is_classify_override(o)]
+    if stage == "classify" or classify_items:
+        if len(classify_items) != len(overrides) or stage not in (None, "classify"):
+            raise WhatIfError("--set: replay quality thresholds and classify rules in separate what-ifs")
+        try:
+            return run_classify_whatif(run_dir, config, classify_items)
+        except ClassifyWhatIfError as exc:
+            raise WhatIfError(str(exc)) from None
     run_section = quality_section_with(config, [])
     new_section = quality_section_with(config, list(overrides))
     table = read_run_signals(run_dir)

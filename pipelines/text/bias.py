@@ -1,10 +1,15 @@
 """Bias indicators from versioned lexicons (pure Python; flag only, never drop).
 
 Per document: identity-term mentions per demographic axis, gendered pronoun counts, toxicity-lexicon hits,
-and group-targeted toxicity (an identity term and a toxic term in the same sentence). The lexicons are
-plain TSV files in ``pipelines/assets/lexicons`` (see its README) with a VERSION and a sha256 recorded in
-run.json; the bundled ones are read through importlib.resources (:mod:`pipelines.text.assets`), so they
-load from a checkout, a wheel or a zip on ``--py-files`` alike.
+and group-targeted toxicity. With a toxicity model (:class:`pipelines.text.toxicity.ToxicityModel`, the
+default of the ``bias`` stage), every sentence is scored by the model: the document's ``toxicity_score`` is
+its most toxic sentence's calibrated score, the ``toxicity`` flag means that score reaches the model's
+threshold, and group-targeted toxicity means an identity term in a sentence whose score reaches it. Without
+a model, both come from the lexicon (a toxic term; an identity term and a toxic term in the same sentence).
+
+The lexicons are plain TSV files in ``pipelines/assets/lexicons`` (see its README) with a VERSION and a
+sha256 recorded in run.json; the bundled ones are read through importlib.resources
+(:mod:`pipelines.text.assets`), so they load from a checkout, a wheel or a zip on ``--py-files`` alike.
 
 Matching rules: whole words only (a term inside another word never counts), case-insensitive unless a
 term says ``case=title``, hyphens and spaces equivalent, possessive ``'s`` ignored, plural forms generated
@@ -21,7 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Protocol, Sequence, Union
 
 import regex
 
@@ -46,6 +51,19 @@ _SENTENCE_END = regex.compile(r"[.!?]+[\"')\]\u201d\u2019]*\s+|\n\s*")
 
 class LexiconError(ValueError):
     """A lexicon file is missing or malformed; the message names the file and line."""
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Character offsets where sentences end: sentence ``k`` is ``text[ends[k-1]:ends[k]]`` (``ends[-1]`` = end).
+
+    Sentences end at ``.``, ``!``, ``?`` (with closing quotes or brackets) followed by whitespace, or at a
+    line break. The last sentence ends at ``len(text)`` (an offset that is not repeated when the text ends
+    with a sentence break).
+    """
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if not ends or ends[-1] < len(text):
+        ends.append(len(text))
+    return ends
 
 
 def words(text: str) -> list[tuple[str, str, int, int]]:
@@ -194,6 +212,8 @@ class Lexicon:
     pronouns: list[Term]
     toxicity: list[Term]
     name: str = DEFAULT_LEXICON_NAME
+    #: ``(axis, term)`` as written in identity_terms.tsv, before plural expansion (for templates).
+    identity_base: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def axes(self) -> list[str]:
@@ -230,6 +250,7 @@ def load_lexicon(directory: Optional[str | Path] = None, axes: Optional[Iterable
 
     keep_axes = set(axes) if axes is not None else None
     identity: list[Term] = []
+    identity_base: list[tuple[str, str]] = []
     for no, cols in _rows(d / "identity_terms.tsv"):
         where = f"{d / 'identity_terms.tsv'}:{no}"
         if len(cols) not in (2, 3):
@@ -240,6 +261,7 @@ def load_lexicon(directory: Optional[str | Path] = None, axes: Optional[Iterable
         identity.extend(
             _expand(cols[1].strip(), axis, _parse_options(cols[2] if len(cols) > 2 else "", where), classes, where)
         )
+        identity_base.append((axis, cols[1].strip()))
     if keep_axes is not None:
         missing = keep_axes - {t.label for t in identity}
         if missing:
@@ -262,7 +284,7 @@ def load_lexicon(directory: Optional[str | Path] = None, axes: Optional[Iterable
             _expand(cols[0].strip(), "toxic", _parse_options(cols[1] if len(cols) > 1 else "", where), classes, where)
         )
     name = str(Path(directory).resolve()) if directory else DEFAULT_LEXICON_NAME
-    return Lexicon(d, version, combined.hexdigest(), file_sha, identity, pronouns, toxicity, name)
+    return Lexicon(d, version, combined.hexdigest(), file_sha, identity, pronouns, toxicity, name, identity_base)
 
 
 @dataclass
@@ -273,8 +295,12 @@ class BiasResult:
         identity: axis -> identity-term mentions.
         pronouns: pronoun gender (male, female, neutral) -> count.
         toxic: toxicity-lexicon hits.
-        group_toxic_sentences: sentences with both an identity term and a toxic term.
+        group_toxic_sentences: sentences with an identity term that are toxic: by the model's score when
+            the scorer has a toxicity model, else by a toxicity-lexicon term in the same sentence.
         n_words: words in the document (denominator for rates).
+        toxicity_score: the model's calibrated score of the document's most toxic sentence, in [0, 1]
+            (None without a model, or for a text with no words).
+        toxicity_threshold: the model threshold the flags use (None without a model).
     """
 
     identity: dict[str, int] = field(default_factory=dict)
@@ -282,10 +308,19 @@ class BiasResult:
     toxic: int = 0
     group_toxic_sentences: int = 0
     n_words: int = 0
+    toxicity_score: Optional[float] = None
+    toxicity_threshold: Optional[float] = None
 
     @property
     def group_toxic(self) -> bool:
         return self.group_toxic_sentences > 0
+
+    @property
+    def is_toxic(self) -> bool:
+        """The ``toxicity`` flag: the model score reaches its threshold (with a model), else a lexicon hit."""
+        if self.toxicity_threshold is not None:
+            return self.toxicity_score is not None and self.toxicity_score >= self.toxicity_threshold
+        return self.toxic > 0
 
     @property
     def flags(self) -> list[str]:
@@ -294,51 +329,97 @@ class BiasResult:
             out.append(FLAG_GROUP_TOXIC)
         if self.identity:
             out.append(FLAG_IDENTITY)
-        if self.toxic:
+        if self.is_toxic:
             out.append(FLAG_TOXIC)
         return out
 
 
-class BiasScorer:
-    """Computes :class:`BiasResult` for texts with one loaded :class:`Lexicon`."""
+class SentenceToxicity(Protocol):
+    """What :class:`BiasScorer` needs of a toxicity model (:class:`pipelines.text.toxicity.ToxicityModel`)."""
 
-    def __init__(self, lexicon: Lexicon):
+    threshold: float
+
+    def score_sentences(self, items: Sequence[tuple[str, Sequence[int]]]) -> list[list[Optional[float]]]:
+        """Calibrated scores of the sentences of each ``(text, sentence ends)``."""
+        ...
+
+
+class BiasScorer:
+    """Computes :class:`BiasResult` for texts with one loaded :class:`Lexicon` and, optionally, a toxicity model.
+
+    Args:
+        lexicon: identity terms, pronouns and the toxicity lexicon.
+        toxicity: a :class:`pipelines.text.toxicity.ToxicityModel`; when given, it scores every sentence and
+            decides the ``toxicity`` and ``group_targeted_toxicity`` flags (see the module docstring).
+    """
+
+    def __init__(self, lexicon: Lexicon, toxicity: Optional[SentenceToxicity] = None):
         self.lexicon = lexicon
+        self.toxicity = toxicity
         self._identity = _Matcher(lexicon.identity)
         self._toxic = _Matcher(lexicon.toxicity)
         self._pronouns = {t.tokens[0]: t.label for t in lexicon.pronouns}
 
     def score(self, text: Optional[str]) -> BiasResult:
         """Bias indicators of one text (None or "" gives an empty result)."""
+        return self.score_many([text])[0]
+
+    def score_many(self, texts: Sequence[Optional[str]]) -> list[BiasResult]:
+        """Bias indicators of many texts; the model (if any) scores all their sentences in one batch."""
+        results: list[BiasResult] = []
+        pending: list[tuple[BiasResult, str, list, list[int]]] = []  # (result, text, ident matches, sentence ends)
+        for text in texts:
+            res, ident, ws = self._lexical(text)
+            results.append(res)
+            if self.toxicity is None:
+                if ident and res.toxic:
+                    assert text is not None
+                    ends = sentence_ends(text)
+                    toxic = self._toxic.find(ws)
+                    s_ident = {bisect_right(ends, ws[i][2]) for _, i, _ in ident}
+                    s_toxic = {bisect_right(ends, ws[i][2]) for _, i, _ in toxic}
+                    res.group_toxic_sentences = len(s_ident & s_toxic)
+            else:
+                res.toxicity_threshold = self.toxicity.threshold
+                if res.n_words:
+                    assert text is not None
+                    ends = sentence_ends(text)
+                    pending.append((res, text, [bisect_right(ends, ws[i][2]) for _, i, _ in ident], ends))
+        if pending:
+            assert self.toxicity is not None
+            scored = self.toxicity.score_sentences([(text, ends) for _, text, _, ends in pending])
+            for (res, _, ident_sentences, _), sentence_scores in zip(pending, scored):
+                known = [x for x in sentence_scores if x is not None]
+                res.toxicity_score = max(known) if known else None
+                thr = self.toxicity.threshold
+                res.group_toxic_sentences = len({
+                    k for k in ident_sentences
+                    if k < len(sentence_scores) and sentence_scores[k] is not None and sentence_scores[k] >= thr
+                })
+        return results
+
+    def _lexical(self, text: Optional[str]) -> tuple[BiasResult, list, list]:
+        """Lexicon indicators of one text, with its identity matches and words (for sentence mapping)."""
         if not text:
-            return BiasResult()
+            return BiasResult(), [], []
         ws = words(text)
         res = BiasResult(n_words=len(ws))
         if not ws:
-            return res
+            return res, [], ws
         ident = self._identity.find(ws)
-        toxic = self._toxic.find(ws)
         res.identity = dict(sorted(Counter(t.label for t, _, _ in ident).items()))
-        res.toxic = len(toxic)
+        res.toxic = len(self._toxic.find(ws))
         pron = Counter(self._pronouns[w[0]] for w in ws if w[0] in self._pronouns)
         res.pronouns = dict(sorted(pron.items()))
-        if ident and toxic:
-            ends = [m.end() for m in _SENTENCE_END.finditer(text)]  # sentence k starts at ends[k-1]
-
-            def sentence_of(word_index: int) -> int:
-                return bisect_right(ends, ws[word_index][2])
-
-            s_ident = {sentence_of(i) for _, i, _ in ident}
-            s_toxic = {sentence_of(i) for _, i, _ in toxic}
-            res.group_toxic_sentences = len(s_ident & s_toxic)
-        return res
+        return res, ident, ws
 
 
 class BiasAggregator:
     """Aggregates per-document results for the report, per (source, lang) group and overall.
 
     Mergeable (``merge``), so partial aggregates from partitions can be combined. Everything is counts;
-    :meth:`report` turns them into rates.
+    :meth:`report` turns them into rates. ``toxic_doc_rate`` is the share of documents with the ``toxicity``
+    flag (model or lexicon, whichever decided it); ``lexicon_toxic_doc_rate`` always counts lexicon hits.
     """
 
     def __init__(self, axes: Iterable[str]):
@@ -356,6 +437,9 @@ class BiasAggregator:
                 "mentions": Counter(),
                 "pronouns": Counter(),
                 "docs_toxic": 0,
+                "docs_lexicon_toxic": 0,
+                "docs_scored": 0,
+                "score_sum": 0.0,
                 "toxic_hits": 0,
                 "docs_group_toxic": 0,
                 "docs_with_identity": 0,
@@ -363,8 +447,9 @@ class BiasAggregator:
         return g
 
     def add(self, source: Optional[str], lang: Optional[str], identity: dict, pronouns: dict, toxic: int,
-            group_toxic: bool, n_words: int) -> None:
-        """Add one document's indicators."""
+            group_toxic: bool, n_words: int, toxic_flag: Optional[bool] = None,
+            toxicity_score: Optional[float] = None) -> None:
+        """Add one document's indicators (``toxic_flag`` None: the flag is a lexicon hit, ``toxic > 0``)."""
         g = self.group((source or "unknown", lang or "und"))
         g["docs"] += 1
         g["words"] += int(n_words or 0)
@@ -377,14 +462,19 @@ class BiasAggregator:
         for k, c in (pronouns or {}).items():
             g["pronouns"][k] += int(c)
         if toxic:
-            g["docs_toxic"] += 1
+            g["docs_lexicon_toxic"] += 1
             g["toxic_hits"] += int(toxic)
+        if (toxic > 0) if toxic_flag is None else toxic_flag:
+            g["docs_toxic"] += 1
+        if toxicity_score is not None:
+            g["docs_scored"] += 1
+            g["score_sum"] += float(toxicity_score)
         if group_toxic:
             g["docs_group_toxic"] += 1
 
     def add_result(self, source: Optional[str], lang: Optional[str], r: BiasResult) -> None:
         """Add one :class:`BiasResult`."""
-        self.add(source, lang, r.identity, r.pronouns, r.toxic, r.group_toxic, r.n_words)
+        self.add(source, lang, r.identity, r.pronouns, r.toxic, r.group_toxic, r.n_words, r.is_toxic, r.toxicity_score)
 
     def merge(self, other: "BiasAggregator") -> "BiasAggregator":
         """Fold ``other`` into this aggregator (returns self)."""
@@ -408,6 +498,9 @@ class BiasAggregator:
             "pronoun_male_share": round(male / (male + female), 6) if male + female else None,
             "pronoun_male_to_female": round(male / female, 6) if female else None,
             "toxic_doc_rate": round(g["docs_toxic"] / docs, 6) if docs else 0.0,
+            "lexicon_toxic_doc_rate": round(g["docs_lexicon_toxic"] / docs, 6) if docs else 0.0,
+            "toxicity_scored_docs": int(g["docs_scored"]),
+            "toxicity_score_mean": round(g["score_sum"] / g["docs_scored"], 6) if g["docs_scored"] else None,
             "toxic_hits": int(g["toxic_hits"]),
             "group_toxic_doc_rate": round(g["docs_group_toxic"] / docs, 6) if docs else 0.0,
             "group_toxic_rate_among_identity_docs": (

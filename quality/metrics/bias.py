@@ -1,4 +1,8 @@
-"""Bias figures of the curated documents: identity-axis mentions, pronoun balance and toxicity flags."""
+"""Bias figures of the curated documents: identity-axis mentions, pronoun balance and toxicity flags.
+
+Which signal decided each flag (the toxicity model or the lexicons) and the model's measured error rates
+come from run.json (``stage_info.bias``), where the stage copied them from the model card.
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -26,6 +30,7 @@ def bias(t: RunTables) -> Optional[BiasSummary]:
     return BiasSummary(
         lexicon_version=info.get("lexicon_version"), axes=sorted(axes), docs=scored.count(),
         flags=dict(sorted(flags.items())), aggregates=round_tree(aggregates),
+        signals=dict(info.get("signals") or {}), toxicity_model=info.get("toxicity_model"),
     )
 
 
