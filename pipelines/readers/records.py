@@ -47,6 +47,7 @@ REASONS = {
     "warc_bad_content_length": "a WARC record whose Content-Length does not match where the next record starts",
     "warc_record_too_large": "a WARC record larger than ingest.warc.max_record_bytes",
     "html_extraction_failed": "the HTML payload could not be turned into text",
+    "html_extraction_timeout": "extracting the HTML page's text ran past ingest.warc.timeout_seconds (it was stopped)",
     "duplicate_source_id": "another record of the same source has the same id; the first one (file, offset) is kept",
     "unsupported_format": "the file's format is not one of jsonl, parquet, text, warc, wet",
     "unreadable_file": "the file could not be opened or read (a remote one after ingest.remote.retries)",

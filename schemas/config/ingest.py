@@ -11,15 +11,66 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 
 
+class TrafilaturaOptions(Section):
+    """trafilatura's settings (ingest.warc.extractor=trafilatura); see docs/ingest.md."""
+
+    favor: Literal["precision", "balanced", "recall"] = Field(
+        "recall", description="Which side trafilatura errs on when unsure whether a block is main text: "
+        "precision drops more boilerplate (and some borderline text), recall keeps more of both.",
+    )
+    include_tables: bool = Field(True, description="Keep the text of tables in the main content.")
+    include_comments: bool = Field(
+        False, description="Keep readers' comment sections below an article (user-generated, often spam)."
+    )
+    fast: bool = Field(
+        False, description="Skip the jusText/readability fallbacks that trafilatura runs when its own pass "
+        "finds little text: faster, lower recall on unusual layouts.",
+    )
+
+
+class ResiliparseOptions(Section):
+    """Resiliparse's main-content settings (ingest.warc.extractor=resiliparse); see docs/ingest.md."""
+
+    comments: bool = Field(False, description="Treat comment sections as main content.")
+    post_meta: bool = Field(False, description="Keep blog post meta data (author, date, tags) in the main content.")
+    skip_elements: list[str] = Field(
+        default_factory=list, description="Further CSS selectors of elements to drop before extraction, e.g. "
+        "'footer', 'nav', '[class*=related]'.",
+    )
+
+
 class WarcOptions(Section):
     """How WARC/WET records become documents."""
 
-    main_content: bool = Field(
-        True, description="Keep only the main content of HTML pages (drop navigation, footers)."
+    extractor: Literal["trafilatura", "resiliparse"] = Field(
+        "trafilatura", description="Main-text extractor for HTML pages: trafilatura (fewer boilerplate lines "
+        "kept, about ten times the CPU) or resiliparse (fast); measured in docs/ingest.md.",
     )
+    main_content: bool = Field(
+        True, description="Keep only the main content of HTML pages (drop navigation, footers). false keeps all "
+        "visible text and needs extractor=resiliparse (trafilatura always extracts the main content).",
+    )
+    timeout_seconds: float = Field(
+        5.0, gt=0, description="Wall-clock budget for extracting one HTML page; a page over it is quarantined as "
+        "ingest:html_extraction_timeout and the task goes on.",
+    )
+    timeout_mode: Literal["process", "signal"] = Field(
+        "process", description="How the budget is enforced: process runs extraction in a helper process that is "
+        "killed on overrun (stops anything, even a C loop); signal uses a SIGALRM timer in the worker (no helper "
+        "process, but cannot interrupt a long C call; falls back to process outside a main thread).",
+    )
+    trafilatura: TrafilaturaOptions = TrafilaturaOptions()
+    resiliparse: ResiliparseOptions = ResiliparseOptions()
     max_record_bytes: int = Field(
         64 * MiB, gt=0, description="Records with a larger block are quarantined unread (memory cap)."
     )
+
+    @model_validator(mode="after")
+    def _whole_page_needs_resiliparse(self) -> "WarcOptions":
+        if not self.main_content and self.extractor != "resiliparse":
+            raise ValueError("ingest.warc.main_content=false keeps all visible text, which only "
+                             "extractor=resiliparse does; set ingest.warc.extractor=resiliparse")
+        return self
 
 
 class RemoteOptions(Section):
@@ -135,15 +186,6 @@ class ExactDedupSection(StageSection):
 
     enabled: bool = True
     mode: Literal["drop", "tag"] = "drop"
-
-
-class OutputSection(Section):
-    """How a run's Parquet outputs are laid out."""
-
-    num_files: Optional[int] = Field(
-        None, gt=0, description="Files per output table; default: from the input size (about 128 MiB per file)."
-    )
-    compression: Literal["zstd", "snappy", "gzip", "none"] = Field("zstd", description="Parquet codec of outputs.")
 
 
 class SparkSection(Section):
