@@ -3,12 +3,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 
 import yaml
 from pydantic import BaseModel
 
 from jobs.exitcodes import EXIT_OK, EXIT_USAGE
 from schemas.config import ConfigError, PipelineConfig, load_config
+
+
+def _type_name(t) -> str:
+    """A type without its validator metadata (``Annotated[X, PlainValidator(<function at 0x...>)]`` -> ``X``)."""
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Union:
+        rest = [a for a in args if a is not type(None)]
+        inner = ", ".join(_type_name(a) for a in rest)
+        return f"Optional[{inner}]" if len(rest) < len(args) and len(rest) == 1 else f"Union[{inner}]"
+    if origin is typing.Literal:
+        return str(t).replace("typing.", "")
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    return t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
 
 
 def render_reference() -> str:
@@ -30,10 +47,16 @@ def render_reference() -> str:
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 nested.append((name, ann))
                 continue
-            default = field.get_default(call_default_factory=True)
-            t = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
+            args = typing.get_args(ann)
+            if typing.get_origin(ann) is dict and len(args) == 2 and isinstance(args[1], type) \
+                    and issubclass(args[1], BaseModel):
+                # A map of sections (e.g. sources.<NAME>): its entries' keys are documented under <NAME>.
+                nested.append((f"{name}.<NAME>", args[1]))
+            default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            t = ann.__name__ if isinstance(ann, type) else (
+                _type_name(ann) if "Annotated[" in str(ann) else str(ann).replace("typing.", ""))
             desc = (field.description or "").replace("|", "\\|")
-            rows.append(f"| `{prefix}{name}` | `{t}` | `{default!r}` | {desc} |")
+            rows.append(f"| `{prefix}{name}` | `{t}` | `{default}` | {desc} |")
         if rows:
             doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
             lines.append(f"## `{prefix.rstrip('.') or '(top level)'}`")

@@ -48,6 +48,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--previous", default=None, metavar="OUT_PREV",
                    help="an earlier run to compare with: drift figures in the report and drift gates")
     p.add_argument("--run-id", default=None, help="fixed run id (default: timestamp + random suffix)")
+    p.add_argument("--robots", default=None, metavar="PATH",
+                   help="robots.txt source for the opt-out stage: a folder of robots.txt files named by host, or "
+                        "Common Crawl robots.txt WARC files (file, folder or glob); sets optout.robots_txt.source "
+                        "and turns the optout section on (docs/compliance.md)")
     p.add_argument("--dedup-index", default=None, metavar="PATH",
                    help="incremental near-dedup index (same as --set near_dedup.index_path=PATH): documents "
                         "near-duplicating ones kept by earlier runs are removed, and this run's kept "
@@ -60,6 +64,9 @@ def execute(args: argparse.Namespace) -> int:
         overrides.append(f"spark.master={args.master}")
     if args.dedup_index:
         overrides.append(f"near_dedup.index_path={args.dedup_index}")
+    if getattr(args, "robots", None):
+        # JSON is YAML: the path stays one string whatever its characters (a glob may start with '*')
+        overrides += ["optout.enabled=true", f"optout.robots_txt.source={json.dumps(args.robots)}"]
     try:
         config = load_config(args.config, overrides)
         result = run_pipeline(config, args.input, args.output, run_id=args.run_id, previous=args.previous,

@@ -19,6 +19,7 @@ exact_dedup:duplicate        ``exact_dup_of``                the surviving docum
 near_dedup:duplicate         ``dup_cluster_id``              the duplicate cluster's id
 pii:too_much_pii             ``pii_density``                 share of characters inside PII spans
 takedown:<kind>              ``takedown_request_id``         the erasure request that matched
+optout:<rule>                ``optout_evidence``             the deciding signal (``tdm-reservation header``)
 <stage>:error                (null)                          (null)
 ============================ =============================== =====================================
 
@@ -55,6 +56,7 @@ _SIGNALS: dict[tuple[str, Any], str] = {
     ("language", "low_score"): "lang_score",
     ("pii", "too_much_pii"): "pii_density",
     ("takedown", None): "takedown_request_id",
+    ("optout", None): "optout_evidence",
 }
 
 

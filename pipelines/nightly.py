@@ -22,6 +22,10 @@
    beside the store and ``CURRENT`` is switched by rename. Only then are the inputs recorded as
    processed and the run's near-dedup delta added to the index.
 
+Before step 1, **standing opt-outs**: domains of ``optout.domains.file`` that are not standing takedown
+requests yet become ones (``optout-domain:<domain>``) and are removed from the published versions by the
+takedown path; the night's run then rejects them at ingest (``takedown:domain``) like any standing request.
+
 A failed, gated or killed run never changes ``CURRENT`` or any file of a published version.
 """
 from __future__ import annotations
@@ -40,7 +44,9 @@ from pipelines.runner import ReportWriter, run_pipeline
 from pipelines.runtime import build_spark_session, resolve_jit
 from pipelines.stages import near_dedup_index as dedup_index
 from pipelines.store import DatasetStore, check_compatible_index, entries_of, run_entries
-from pipelines.takedown import enforce_on_run
+from pipelines.takedown import TakedownError, apply_takedowns, enforce_on_run, new_optout_domain_requests
+from pipelines.text.optout import DomainListError, check_domains, read_domain_file
+from pipelines.text.pii_offline import offline_extractor
 from storage.files import atomic_write_json, file_sha256
 
 log = logging.getLogger(__name__)
@@ -80,6 +86,10 @@ class NightlyResult:
     counts: dict[str, Any] = field(default_factory=dict)
     skipped_changed: list[str] = field(default_factory=list)
     takedowns_enforced: int = 0
+    #: Opt-out domains (``optout.domains.file``) that became standing takedown requests this night, and the
+    #: published documents they removed.
+    optout_domains_added: list[str] = field(default_factory=list)
+    optout_documents_removed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -254,6 +264,7 @@ def run_nightly(
                            "and tokenize.tokenizer_path)")
     store = DatasetStore(store_root)
     raw_root = Path(raw_root).absolute()
+    added, removed, spark = _apply_optout_domains(config, store, spark)
     with store.lock(f"nightly {date}"):
         store.recover()
         repair_published(store)
@@ -261,7 +272,8 @@ def run_nightly(
         current = store.current_version()
         if not plans:
             log.info("nightly %s: nothing pending; CURRENT stays %s", date, current)
-            return NightlyResult("up_to_date", date, current, skipped_changed=changed)
+            return NightlyResult("up_to_date", date, current, skipped_changed=changed, optout_domains_added=added,
+                                 optout_documents_removed=removed)
 
         run_id = nightly_run_id(date, config.sha256(), plans)
         if spark is None:
@@ -270,12 +282,44 @@ def run_nightly(
                                                      runner or run_pipeline, report_writer)
         partitions = [Path(pp.path).name for pp in plans]
         out = NightlyResult("gated", date, current, run_id, str(store.run_dir(run_id)), partitions, gates_passed,
-                            reused, counts, changed)
+                            reused, counts, changed, optout_domains_added=added, optout_documents_removed=removed)
         if gates_passed is False:
             log.warning("nightly %s: quality gates failed for run %s; CURRENT stays %s (see %s/report)",
                         date, run_id, current, out.run_dir)
             return out
         return _publish(spark, store, out, plans)
+
+
+def _apply_optout_domains(config, store: DatasetStore, spark) -> tuple[list[str], int, Any]:
+    """Standing opt-outs: every domain of ``optout.domains.file`` not yet a standing takedown request becomes
+    one and is removed from the published versions (``apply_takedowns``, which takes the store lock itself).
+
+    Returns ``(domains added, documents removed, spark)`` (a session is built only when there is work).
+
+    Raises:
+        NightlyError: the domain file cannot be read or lists something that is not a domain.
+    """
+    oc = config.optout
+    if not (oc.enabled and oc.domains.enabled and oc.domains.file and oc.domains.apply_to_published):
+        return [], 0, spark
+    try:
+        domains = check_domains(read_domain_file(oc.domains.file), offline_extractor(), where="optout.domains.file")
+    except OSError as exc:
+        raise NightlyError(f"optout.domains.file {oc.domains.file} cannot be read ({exc.strerror})") from None
+    except DomainListError as exc:
+        raise NightlyError(str(exc)) from None
+    new = new_optout_domain_requests(store, domains)
+    if not new:
+        return [], 0, spark
+    if spark is None:
+        spark = _build_spark(config)
+    try:
+        proof = apply_takedowns(spark, store, new)
+    except TakedownError as exc:
+        raise NightlyError(f"applying the opt-out domain list to the published versions failed: {exc}") from None
+    log.info("nightly: %d new opt-out domain(s) applied to the published versions: %d document(s) removed",
+             len(new), proof["documents_removed"])
+    return [r.value for r in new], int(proof["documents_removed"]), spark
 
 
 def _run_or_reuse(config, store: DatasetStore, plans: list[PartitionPlan], date: str, run_id: str, spark,

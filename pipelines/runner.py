@@ -4,7 +4,7 @@ Layout of a finished run (see DESIGN.md)::
 
     OUT/run.json      written last: its presence marks a complete run
     OUT/curated/      part-00000.parquet ... (hash-partitioned by doc_id, sorted by doc_id)
-    OUT/rejected/     same columns + drop_reason
+    OUT/rejected/     same columns + drop_reason; text minimised by output.rejected_text (pipelines.minimise)
     OUT/quarantine/   malformed input records with reason codes
     OUT/stages/       side tables of stages (e.g. cluster statistics)
 
@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 import pyarrow.parquet as pq
 
 from pipelines.ledger import write_removal_ledger
+from pipelines.minimise import RejectedTextPolicy, minimise_rejected, record_policy, rejected_text_policy
 from pipelines.readers import expand_inputs, local_path_of, plan_splits, url_scheme
 from pipelines.runtime import build_spark_session, default_parallelism, resolve_jit, shuffle_partitions_for
 from pipelines.stages.base import RunContext
@@ -39,7 +40,7 @@ from pipelines.stages.registry import STAGE_ORDER, check_enabled_stages_built, l
 from pipelines.tables import write_empty_table, write_split_tables, write_table
 from pipelines.takedown import REASON_COLUMN as TAKEDOWN_REASON
 from pipelines.takedown import mark_takedowns
-from schemas.columns import DROP_REASON
+from schemas.columns import DOCUMENT_SCHEMA, DROP_REASON
 from schemas.config import PipelineConfig
 from schemas.manifest import Counts, InputFileRecord, RunManifest
 from storage.files import atomic_write_json, utc_now
@@ -47,12 +48,11 @@ from storage.files import atomic_write_json, utc_now
 log = logging.getLogger(__name__)
 
 _MIB = 1 << 20
-_DOC_COLUMNS = ["doc_id", "source", "source_id", "source_file", "source_offset", "url", "text", "metadata",
-                "content_sha256", "n_chars", "n_bytes", "truncated"]
+_DOC_COLUMNS = list(DOCUMENT_SCHEMA.names)  # ingest's columns, web opt-out and licence signals included
 _QUARANTINE_COLUMNS = ["source", "source_file", "source_offset", "offset_unit", "reason", "detail",
                        "raw_sha256", "raw_bytes", "raw_prefix"]
 _LIBS = ["pyspark", "pyarrow", "pydantic", "datasketch", "fasttext", "presidio-analyzer", "spacy",
-         "tokenizers", "torch", "resiliparse", "zstandard", "numpy"]
+         "tokenizers", "torch", "resiliparse", "trafilatura", "zstandard", "numpy"]
 
 #: Writes a run's data-quality report and checks its gates: called as
 #: ``report_writer(run_dir, spark=..., previous=..., gates=...)`` on the staging directory before the
@@ -352,6 +352,9 @@ def _run(ctx: RunContext, inp: _Inputs, started: float, started_at: str,
     """Ingest, stages, outputs, removal ledger, shards and accounting, all inside the staging directory."""
     layout = _layout(ctx.config, inp.total_bytes)
     stages, writer = _prepare_stages(ctx)
+    # What rejected/ keeps of removed documents (output.rejected_text), decided and recorded before any data moves.
+    policy = rejected_text_policy(ctx.config)
+    record_policy(policy, ctx, pii_stage_ran=any(s.name == "pii" for s in stages))
     progress = progress or _Progress(3 + len(stages) + (writer is not None))
     docs, quarantine, stats_rows, hashes = _ingest(ctx, inp, progress)
     kept, quarantine, n_repeated = _drop_repeated_source_ids(ctx, docs, quarantine)
@@ -360,8 +363,8 @@ def _run(ctx: RunContext, inp: _Inputs, started: float, started_at: str,
     if takedown_requests:
         # Erasure and opt-out requests apply to every future run, before any stage sees the text.
         kept, erased = _mark_takedowns(ctx.spark, kept, takedown_requests)
-        rejected_parts.append(erased)
-    documents, stage_records = _run_stages(ctx, stages, kept, rejected_parts, progress)
+        rejected_parts.append(minimise_rejected(erased, policy, scrubbed_by_pii=False))
+    documents, stage_records = _run_stages(ctx, stages, kept, rejected_parts, progress, policy)
     any_quarantined = bool(n_repeated) or any(st["quarantine_rows"] for st in stats_rows)
     outputs = _write_outputs(ctx, stages, documents, rejected_parts, quarantine, any_quarantined, layout, progress)
     if writer is not None:
@@ -513,19 +516,24 @@ def _mark_takedowns(spark, kept, takedown_requests: str):
 
 
 def _run_stages(ctx: RunContext, stages: list, kept, rejected_parts: list,
-                progress: Optional[_Progress] = None) -> tuple[Any, list[dict]]:
+                progress: Optional[_Progress] = None,
+                policy: Optional[RejectedTextPolicy] = None) -> tuple[Any, list[dict]]:
     """Apply the stages in code order; each stage's output is materialized once (it feeds two branches).
 
-    Rows a ``drop`` stage rejects are appended to ``rejected_parts``. Returns the documents still kept
-    (``drop_reason`` null, or set by a cheap last stage whose rows are routed at the final write) and
-    the stage records of run.json.
+    Rows a ``drop`` stage rejects are appended to ``rejected_parts``, their text minimised by ``policy``
+    (``output.rejected_text``; default: the configuration's) exactly once: rows removed before the
+    ``pii`` stage are scrubbed here, rows removed at or after it were scrubbed by it. Returns the
+    documents still kept (``drop_reason`` null, or set by a cheap last stage whose rows are routed at
+    the final write) and the stage records of run.json.
     """
     # deferred: pyspark loads only when a run starts
     from pyspark.sql import functions as F
 
     progress = progress or _Progress(len(stages))
+    policy = policy or rejected_text_policy(ctx.config)
     stage_records = []
     last_with_reasons = None
+    pii_ran = False
     for i, stage in enumerate(stages):
         t0 = time.time()
         mode = getattr(stage.section, "mode", "tag")  # stages without a mode only annotate
@@ -540,13 +548,16 @@ def _run_stages(ctx: RunContext, stages: list, kept, rejected_parts: list,
             seconds = time.time() - t0
             done = f"{n_docs} documents" + (f", {n_docs / seconds:.0f} documents/s" if n_docs and seconds else "")
         reason = F.col(stage.reason_column)
+        pii_ran = pii_ran or stage.name == "pii"  # the pii stage rewrites text and fields in both modes
         if mode == "drop" and i == len(stages) - 1 and not stage.materialize:
             # A cheap last stage is not split into two branches (each would recompute it): its rows go
             # to the final write with their drop_reason, which routes them to curated/ or rejected/.
-            last_with_reasons = out_df.withColumn(DROP_REASON, reason)
+            last_with_reasons = minimise_rejected(out_df.withColumn(DROP_REASON, reason), policy,
+                                                  scrubbed_by_pii=pii_ran, only_rejected=True)
             kept = None
         elif mode == "drop":
-            rejected_parts.append(out_df.filter(reason.isNotNull()).withColumn(DROP_REASON, reason))
+            rejected_parts.append(minimise_rejected(
+                out_df.filter(reason.isNotNull()).withColumn(DROP_REASON, reason), policy, scrubbed_by_pii=pii_ran))
             kept = out_df.filter(reason.isNull())
         else:
             kept = out_df

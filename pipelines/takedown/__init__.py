@@ -33,6 +33,10 @@ Published data (:func:`apply_takedowns`, ``corpusforge takedown``), under the st
    doc_ids, affected versions, new version, time) and ``takedown/summary.json`` the proof-of-deletion
    summary (counts only, no content), re-checked after the purge.
 
+Standing opt-outs: :func:`optout_domain_requests` turns the opt-out domain list (``optout.domains``,
+docs/compliance.md) into ``domain`` requests with ids ``optout-domain:<domain>``; ``corpusforge takedown
+--optout-domains FILE`` and, for the configured list, ``corpusforge nightly`` apply the new ones.
+
 Rerunning the same requests changes nothing and adds no ledger rows; new matches (e.g. from a run made
 before the request arrived) are removed and recorded as a supplement.
 
@@ -47,12 +51,14 @@ from pipelines.takedown.apply import (
     apply_takedowns,
     enforce_on_run,
     find_matches,
+    new_optout_domain_requests,
     proof_of_deletion_summary,
     standing_requests,
 )
 from pipelines.takedown.documents import mark_takedowns, matched_documents
 from pipelines.takedown.requests import (
     KINDS,
+    OPTOUT_DOMAIN_PREFIX,
     REASON_COLUMN,
     REASON_PREFIX,
     REQUEST_COLUMN,
@@ -62,6 +68,7 @@ from pipelines.takedown.requests import (
     load_requests,
     normalize_domain,
     normalize_url,
+    optout_domain_requests,
     parse_request,
     url_host,
 )
@@ -77,6 +84,7 @@ from pipelines.takedown.rewrite import (
 
 __all__ = [
     "KINDS",
+    "OPTOUT_DOMAIN_PREFIX",
     "REASON_COLUMN",
     "REASON_PREFIX",
     "REQUEST_COLUMN",
@@ -90,9 +98,11 @@ __all__ = [
     "forget_in_dedup_index",
     "load_requests",
     "mark_takedowns",
+    "new_optout_domain_requests",
     "matched_documents",
     "normalize_domain",
     "normalize_url",
+    "optout_domain_requests",
     "parse_request",
     "proof_of_deletion_summary",
     "rewrite_run_shards",

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional, Union
 
 from pipelines.store import DatasetStore, VersionEntry, append_jsonl, entries_of, read_jsonl
 from pipelines.takedown.documents import matched_documents
-from pipelines.takedown.requests import TakedownError, TakedownRequest, load_requests
+from pipelines.takedown.requests import TakedownError, TakedownRequest, load_requests, optout_domain_requests
 from pipelines.takedown.rewrite import (
     forget_in_dedup_index,
     rewrite_run_shards,
@@ -55,6 +55,12 @@ def add_standing_requests(store: DatasetStore, requests: list[TakedownRequest]) 
             continue
         new.append(r.to_json())
     return append_jsonl(store.takedown_dir / "requests.jsonl", new)
+
+
+def new_optout_domain_requests(store: DatasetStore, domains: list[str]) -> list[TakedownRequest]:
+    """The ``optout-domain:<domain>`` requests for ``domains`` that are not standing requests yet."""
+    have = {r.request_id for r in standing_requests(store)}
+    return [r for r in optout_domain_requests(domains) if r.request_id not in have]
 
 
 # ------------------------------------------------------------------------------------------ finding

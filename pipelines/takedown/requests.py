@@ -156,6 +156,22 @@ def load_requests(source: Union[str, os.PathLike, Iterable[Any]]) -> list[Takedo
     return sorted(out.values())
 
 
+#: Request id prefix of the standing requests made from the opt-out domain list (``optout.domains``).
+OPTOUT_DOMAIN_PREFIX = "optout-domain:"
+
+
+def optout_domain_requests(domains: Iterable[str]) -> list[TakedownRequest]:
+    """One ``domain`` request per opted-out domain (already validated and normalized, see
+    ``pipelines.text.optout.check_domains``), with the stable id ``optout-domain:<domain>``."""
+    out = []
+    for d in sorted(set(domains)):
+        value = normalize_domain(d)
+        if value is None:
+            raise TakedownError("an opt-out domain is not a host name (write example.com, without scheme or path)")
+        out.append(TakedownRequest(f"{OPTOUT_DOMAIN_PREFIX}{value}", "domain", value))
+    return out
+
+
 class RequestMatcher:
     """Matches documents against requests in O(1) per document (plus one check per url_prefix)."""
 
@@ -193,6 +209,7 @@ class RequestMatcher:
 
 __all__ = [
     "KINDS",
+    "OPTOUT_DOMAIN_PREFIX",
     "REASON_COLUMN",
     "REASON_PREFIX",
     "REQUEST_COLUMN",
@@ -202,6 +219,7 @@ __all__ = [
     "load_requests",
     "normalize_domain",
     "normalize_url",
+    "optout_domain_requests",
     "parse_request",
     "url_host",
 ]

@@ -1,9 +1,10 @@
 """Canary: unique fake personal data planted in the input must not come out anywhere a reader looks.
 
 Checked: curated text, token shards (decoded), run.json, quarantine rows (prefixes, details), reports
-when present, and everything the run printed (driver and worker logs).
-Not checked, by design: rejected/ rows removed *before* the PII stage keep their text (the PII stage only
-sees text that will be kept, see docs/pii.md), and the url/metadata columns (planted only in text here).
+when present, everything the run printed (driver and worker logs), and, for pages the quality rules drop
+long before the PII stage, rejected/ (text, url and metadata) and the removal ledger: clean in the default
+``output.rejected_text: scrubbed`` and in ``none``; only an explicit ``raw`` brings the data back, in
+rejected/ alone (docs/compliance.md, "Data minimisation").
 """
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ CANARIES = {
     "IP_ADDRESS": "198.51.100.77",
     "IBAN_CODE": "DE89 3704 0044 0532 0130 00",
     "PERSON": "Rupert Quillsby",
+}
+
+#: Unique fake data planted only in short pages that quality drops (quality:gopher_short_doc), and in their
+#: URL and metadata: what a reviewer would look for in rejected/.
+REJECTED_CANARIES = {
+    "EMAIL_ADDRESS": "marisol.vantrell.canary@example-mail.org",
+    "CREDIT_CARD": "4916 3398 4123 8014",
+    "EMAIL_ADDRESS_2": "odo.pennick.canary@example-mail.net",
+    "CREDIT_CARD_2": "5425 2334 3010 9903",
 }
 
 
@@ -57,26 +67,46 @@ def _corpus(root: Path) -> Path:
         )
         paras.insert(len(paras) // 2, pii)
         lines.append(json.dumps({"id": f"c{i}", "text": "\n\n".join(paras), "url": f"https://example.com/{i}"}))
+    r = REJECTED_CANARIES
+    pages = ((r["EMAIL_ADDRESS"], r["CREDIT_CARD"]), (r["EMAIL_ADDRESS_2"], r["CREDIT_CARD_2"]))
+    for i, (email, card) in enumerate(pages):
+        lines.append(json.dumps({"id": f"junk{i}", "text": (
+            f"Thank you for your order number {i}. We will send the receipt to {email} and charge the "
+            f"card {card} today. Please write to us if anything is wrong with your order."),
+                                 "url": f"https://shop.example/order?mail={email}", "contact": email}))
     # A malformed record full of PII: it must be quarantined with a scrubbed prefix only.
     lines.append('{"id": "bad", "text": "' + CANARIES["EMAIL_ADDRESS"] + " " + CANARIES["PERSON"] + '"')
     (d / "canary.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return d
 
 
-@pytest.fixture(scope="module")
-def canary_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("canary")
-    raw = _corpus(root)
-    out = root / "out"
+def _run(root: Path, raw: Path, name: str, *overrides: str) -> tuple[Path, str]:
+    out = root / name
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
                PYTHONPATH=str(REPO))
+    sets = [a for o in ("language.keep=[en]", "pii.max_density=null", *overrides) for a in ("--set", o)]
     r = subprocess.run(
         [sys.executable, "-m", "jobs.cli", "--log-level", "DEBUG", "run", "--config", "demo", "--input", str(raw),
-         "--output", str(out), "--master", "local[2]", "--set", "quality.enabled=false",
-         "--set", "language.keep=[en]", "--set", "pii.max_density=null"],
+         "--output", str(out), "--master", "local[2]", *sets],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode in (0, 3), r.stderr[-3000:]
     return out, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def canary_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("canary")
+    return root, _corpus(root)
+
+
+@pytest.fixture(scope="module")
+def canary_run(canary_corpus):
+    """The default configuration (``output.rejected_text: scrubbed``)."""
+    return _run(*canary_corpus, "out")
+
+
+#: The other two modes: cheaper runs (no NER, no near dedup), since what differs is rejected/ only.
+_FAST = ("pii.ner=false", "near_dedup.enabled=false")
 
 
 def _assert_clean(blob: str, where: str):
@@ -124,3 +154,52 @@ def test_manifest_quarantine_reports_and_logs_are_clean(canary_run):
         _assert_clean(f.read_text(encoding="utf-8", errors="replace"), f"report/{f.name}")
     assert "pipelines.runner" in logs, "the run's logs were captured"
     _assert_clean(logs, "the run's logs")
+
+
+def _assert_rejected_clean(blob: str, where: str):
+    for kind, value in REJECTED_CANARIES.items():
+        assert value not in blob, f"{kind} canary found in {where}"
+        assert value.replace(" ", "") not in blob.replace(" ", ""), f"{kind} canary (without spaces) found in {where}"
+
+
+def _rejected_and_ledger(out: Path) -> tuple[list[dict], str]:
+    rejected = pq.read_table(out / "rejected").to_pylist()
+    junk = [r for r in rejected if r["source_id"].startswith("junk")]
+    assert [r["drop_reason"] for r in junk] == ["quality:gopher_short_doc"] * 2, "the planted pages are dropped"
+    ledger = pq.read_table(out / "ledger" / "removals").to_pylist()
+    assert {r["doc_id"] for r in junk} <= {r["doc_id"] for r in ledger}, "the ledger lists every removal"
+    ledger_blob = json.dumps(ledger, default=str) + (out / "ledger" / "summary.json").read_text()
+    return rejected, ledger_blob
+
+
+def test_rejected_and_ledger_are_clean_by_default(canary_run):
+    out, logs = canary_run
+    rejected, ledger = _rejected_and_ledger(out)
+    _assert_rejected_clean(json.dumps(rejected, default=str), "rejected/ (default: scrubbed)")
+    _assert_clean(json.dumps(rejected, default=str), "rejected/ (default: scrubbed)")
+    _assert_rejected_clean(ledger, "the removal ledger")
+    assert json.loads((out / "run.json").read_text())["stage_info"]["rejected_text"]["mode"] == "scrubbed"
+    _assert_rejected_clean(logs, "the run's logs")
+
+
+def test_rejected_text_none_keeps_no_text(canary_corpus):
+    out, logs = _run(*canary_corpus, "out-none", "output.rejected_text=none", *_FAST)
+    rejected, ledger = _rejected_and_ledger(out)
+    assert all(r["text"] is None for r in rejected)
+    _assert_rejected_clean(json.dumps(rejected, default=str), "rejected/ (none)")
+    _assert_rejected_clean(ledger, "the removal ledger (none)")
+    _assert_rejected_clean(logs, "the run's logs (none)")
+
+
+def test_rejected_text_raw_brings_it_back_in_rejected_only(canary_corpus):
+    out, logs = _run(*canary_corpus, "out-raw", "output.rejected_text=raw", *_FAST)
+    rejected, ledger = _rejected_and_ledger(out)
+    blob = json.dumps(rejected, default=str)
+    assert all(v in blob for v in REJECTED_CANARIES.values()), "raw keeps the text as ingested"
+    _assert_rejected_clean(ledger, "the removal ledger (raw)")
+    _assert_rejected_clean(logs, "the run's logs (raw)")
+    for f in (out / "report").glob("*"):
+        _assert_rejected_clean(f.read_text(encoding="utf-8", errors="replace"), f"report/{f.name} (raw)")
+    html = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert 'data-rejected-text="raw"' in html, "the report states that raw text was kept"
+    assert json.loads((out / "run.json").read_text())["stage_info"]["rejected_text"]["raw_text_kept"] is True
