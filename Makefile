@@ -2,6 +2,8 @@
 #   make demo   create .venv if missing, install, run the pipeline on the bundled sample corpus
 #   make test   same set-up, then the whole test suite
 #   make lint   ruff over the whole tree (rules in pyproject.toml); CI runs it before the tests
+#   make bench  the benchmark suite at the quick size (BENCH_SIZE=full for the documented large sizes;
+#               BENCH_ARGS='--only ingest,loader' for a subset): bench-results.json + one Markdown table
 # TORCH_SPEC pins PyTorch: the default is the CPU build that lies on this kind of machine. On a GPU
 # machine install your own CUDA build of torch into .venv first, or run e.g. `make TORCH_SPEC=torch test`.
 
@@ -12,6 +14,8 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.corpusforge-installed
 DEMO_OUT ?= demo-out
 PYTEST_ARGS ?=
+BENCH_SIZE ?= quick
+BENCH_ARGS ?=
 
 .PHONY: demo test lint install check-java clean bench
 
@@ -45,7 +49,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP) check-java
-	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.run_all --size $(BENCH_SIZE) --out bench-results.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache

@@ -5,7 +5,10 @@ The pieces, and the contract each one keeps:
 Normalization (:func:`normalize_for_shingles`)
     Unicode NFKC, then ``str.casefold()``, then every run of characters that are not letters, marks or
     digits (punctuation, symbols, whitespace, control characters, ``_``) becomes one space, and the
-    result is stripped. "Hello,  World!" and "hello world" shingle identically.
+    result is stripped. "Hello,  World!" and "hello world" shingle identically. Batches are normalized
+    as arrays (:func:`_normalized_codepoints`: NFKC and case folding per non-ASCII text, then one lookup
+    of every code point in a lazily filled ``str.isalnum`` table, separator runs collapsed and ASCII
+    lower-cased over the whole batch); a test keeps it equal to the string rule text by text.
 
 Shingles
     ``word``: n consecutive words of the normalized text (a document with fewer than n words has no
@@ -189,25 +192,89 @@ def _hash_spans(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     return (_fmix64(p ^ (lengths * _U64(_LEN_MUL))) >> _U64(32)).astype(_U32)
 
 
-def _shingle_hashes_flat(norms: Sequence[str], kind: ShingleKind, ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of every shingle of every normalized text, and the index of the text each belongs to."""
-    lengths = np.fromiter((len(s) for s in norms), dtype=np.int64, count=len(norms))
+class _WordCharTable:
+    """``is_word[c]``: code point ``c`` is alphanumeric (``str.isalnum``), i.e. not matched by ``[\\W_]``.
+
+    Filled lazily, only for the code points that occur (one per process, 1.1 MB), so a worker never pays
+    for classifying all of Unicode up front.
+    """
+
+    def __init__(self) -> None:
+        self.known = np.zeros(0x110000, dtype=bool)
+        self.is_word = np.zeros(0x110000, dtype=bool)
+        ascii_cps = np.arange(128)
+        self.known[ascii_cps] = True
+        self.is_word[ascii_cps] = [chr(c).isalnum() for c in range(128)]
+
+    def lookup(self, cps: np.ndarray) -> np.ndarray:
+        unknown = ~self.known[cps]
+        if unknown.any():
+            new = np.unique(cps[unknown])
+            self.is_word[new] = [chr(int(c)).isalnum() for c in new]
+            self.known[new] = True
+        return self.is_word[cps]
+
+
+_WORD_CHARS = _WordCharTable()
+
+
+def _normalized_codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normalize_for_shingles` of a batch, vectorized: code points (uint64) of the normalized texts,
+    concatenated, and each text's normalized length.
+
+    Per text only NFKC and ``casefold`` run in Python (both skipped for ASCII, where they change nothing but
+    case); separator runs, stripping and ASCII lower-casing are array operations over the whole batch.
+    """
+    parts = [t if t.isascii() else unicodedata.normalize("NFKC", t).casefold() for t in texts]
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=_U64), np.zeros(len(parts), dtype=np.int64)
+    # surrogatepass: a lone surrogate is a separator, as for the regex rule
+    cps = np.frombuffer("".join(parts).encode("utf-32-le", "surrogatepass"), dtype="<u4").copy()
+    word = _WORD_CHARS.lookup(cps)
+    doc_start = np.zeros(len(parts), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=doc_start[1:])
+    prev = np.empty_like(word)
+    prev[0] = False
+    prev[1:] = word[:-1]
+    prev[doc_start[lengths > 0]] = False
+    starts = np.flatnonzero(word & ~prev)  # first character of every word
+    owner = np.searchsorted(doc_start, starts, side="right") - 1
+    first = np.ones(len(starts), dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    spaces = starts[~first] - 1  # a separator character just before every word but a text's first
+    keep = word
+    keep[spaces] = True
+    cps[spaces] = 32
+    # ASCII texts were not case-folded yet (casefold == lower there): 'A'..'Z' -> 'a'..'z'
+    cps[(cps - _U32(65)) <= _U32(25)] += _U32(32)
+    kept_before = np.zeros(total + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    new_lengths = kept_before[doc_start + lengths] - kept_before[doc_start]
+    return cps[keep].astype(_U64), new_lengths
+
+
+def _shingle_hashes_flat(cps: np.ndarray, lengths: np.ndarray, kind: ShingleKind,
+                         ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every shingle of every normalized text (given as concatenated uint64 code points and
+    per-text lengths), and the index of the text each belongs to."""
+    total = int(lengths.sum())
+    n_texts = len(lengths)
     if total == 0:
         return np.empty(0, dtype=_U32), np.empty(0, dtype=np.int64)
     _POWERS.ensure(total + 1)
-    cps = np.frombuffer("".join(norms).encode("utf-32-le"), dtype="<u4").astype(_U64)
     prefix = np.empty(total + 1, dtype=_U64)
     prefix[0] = 0
     np.cumsum((cps + _U64(1)) * _POWERS.pow[:total], out=prefix[1:])
-    doc_start = np.zeros(len(norms), dtype=np.int64)
+    doc_start = np.zeros(n_texts, dtype=np.int64)
     np.cumsum(lengths[:-1], out=doc_start[1:])
     doc_end = doc_start + lengths
     nonempty = lengths > 0
     if kind == "char":
         # A char n-gram starting at i is valid when it ends inside its own document.
         n_sh = np.maximum(lengths - ngram + 1, 0)
-        owner = np.repeat(np.arange(len(norms)), n_sh)
+        owner = np.repeat(np.arange(n_texts), n_sh)
         first = np.repeat(doc_start, n_sh)
         offs = np.arange(int(n_sh.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_sh) - n_sh, n_sh)
         starts = first + offs
@@ -252,17 +319,23 @@ def shingle_hashes(
         raise ValueError(f"unknown shingle kind {kind!r}; use 'word' or 'char'")
     if ngram < 1:
         raise ValueError(f"ngram must be >= 1, got {ngram}")
-    norms = [(t or "") if normalized else normalize_for_shingles(t or "") for t in texts]
+    raw = [t or "" for t in texts]
     out_h: list[np.ndarray] = []
     out_o: list[np.ndarray] = []
     # Sub-batches bound the code point arrays; one huge document forms its own sub-batch.
     i = 0
-    while i < len(norms):
+    while i < len(raw):
         j, size = i, 0
-        while j < len(norms) and (j == i or size + len(norms[j]) <= _MAX_BATCH_CODEPOINTS):
-            size += len(norms[j])
+        while j < len(raw) and (j == i or size + len(raw[j]) <= _MAX_BATCH_CODEPOINTS):
+            size += len(raw[j])
             j += 1
-        h, o = _shingle_hashes_flat(norms[i:j], kind, ngram)
+        if normalized:
+            lengths = np.fromiter(map(len, raw[i:j]), dtype=np.int64, count=j - i)
+            joined = "".join(raw[i:j])
+            cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(_U64)
+        else:
+            cps, lengths = _normalized_codepoints(raw[i:j])
+        h, o = _shingle_hashes_flat(cps, lengths, kind, ngram)
         out_h.append(h)
         out_o.append(o + i)
         i = j

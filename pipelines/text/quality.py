@@ -99,6 +99,7 @@ BULLETS: tuple[str, ...] = (
 )
 ELLIPSES: tuple[str, ...] = ("...", "…")
 _WORD_STRIP = "".join(sorted(set(".,;:!?\"'()[]{}<>«»“”‘’„‚`*_#-–—/\\|…。，、；：！？「」『』（）")))
+_CITATIONS_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 #: Line-level C4 cleaning removes lines with these phrases (terms-of-use, privacy and cookie notices).
 POLICY_PHRASES: tuple[str, ...] = (
     "terms of use",
@@ -268,8 +269,12 @@ def _c4_kept_lines(low: str, lines: list[str], line_words: list[list[str]], max_
     min_words = params.c4_line_min_words
     kept: list[str] = []
     for ln, ws in zip(lines, line_words):
-        if need_terminal and not ln.endswith(TERMINAL_PUNCT):
-            continue
+        if need_terminal:
+            # As C4's reference code: Wikipedia-style citations ("[1]", "[edit]", "[citation needed]") do
+            # not hide a line's final punctuation, and a line ending in an ellipsis is not a sentence.
+            end = _CITATIONS_RE.sub("", ln).rstrip() if "[" in ln else ln
+            if not end.endswith(TERMINAL_PUNCT) or end.endswith(ELLIPSES):
+                continue
         if len(ws) < min_words:
             continue
         if check_long and max(map(len, ws)) > params.c4_line_max_word_chars:

@@ -188,3 +188,26 @@ def test_config_validation():
     with pytest.raises(ConfigError, match="verification"):
         validate_config({"near_dedup": {"verification": "maybe"}})
     assert validate_config({"near_dedup": {"survivor": "quality_score"}}).near_dedup.survivor == "quality_score"
+
+
+def test_batch_normalization_equals_the_string_rule():
+    # The vectorized path (code point table, separator runs, ASCII lower-casing) must reproduce
+    # normalize_for_shingles exactly, text by text, whatever the mix of scripts and separators.
+    rng = random.Random(5)
+    alphabet = (
+        "aZ09 _-.,\t\n\u00a0ßÉéﬁＡ東京\u0301\u0300ѐДдعربي\u0e01\u0e31\u200b\u2028½²\U0001f642\U00020000"
+        "\ud800İΣσς"
+    )
+    texts = [""] + ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60))) for _ in range(400)]
+    texts += TEXTS
+    cps, lengths = mh._normalized_codepoints(texts)
+    out = cps.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    pos = 0
+    for text, n in zip(texts, lengths.tolist()):
+        assert out[pos : pos + n] == mh.normalize_for_shingles(text), repr(text)
+        pos += n
+    # and the hashes follow the reference shingles for those texts too
+    hashes, owner = mh.shingle_hashes(texts, "word", 2)
+    for i, text in enumerate(texts):
+        expected = [mh.shingle_hash_reference(s) for s in mh.shingle_strings(text, "word", 2)]
+        assert hashes[owner == i].tolist() == expected

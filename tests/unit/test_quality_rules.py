@@ -376,3 +376,20 @@ def test_threshold_is_settable():
     text = clean_doc()  # 88 words
     assert QualityEvaluator(QualitySection(gopher_short_doc=88)).evaluate(text, "en")[1] is None
     assert QualityEvaluator(QualitySection(gopher_short_doc=89)).evaluate(text, "en")[1] == "quality:gopher_short_doc"
+
+
+def test_c4_line_cleaning_follows_the_reference_on_ellipses_and_citations():
+    # C4's reference code: a line ending in "..." is not kept, and a trailing citation ("[1]", "[edit]")
+    # does not hide the line's final punctuation.
+    from pipelines.text.quality import compute_signals
+
+    base = "This line has enough words to be kept by the cleaning."
+    trailing = [
+        ("This line has enough words but trails off...", 0.5),
+        ("This line has enough words and ends in a citation.[12]", 0.0),
+        ("This line has enough words and an edit marker.[edit]", 0.0),
+        ("This line has enough words and no punctuation [1]", 0.5),
+    ]
+    for line, removed in trailing:
+        signals = compute_signals(base + "\n" + line, "en")
+        assert signals["q_c4_removed_lines"] == removed, line
