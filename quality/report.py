@@ -4,7 +4,9 @@
 gates and writes both files atomically. It works on a finished run (``corpusforge report OUT``) and on
 the runner's staging directory before the commit; the report never records the run directory's
 absolute path, so it stays valid when the directory is moved. Re-rendering the same run with the same
-gates and previous run gives byte-identical files.
+gates and previous run gives byte-identical files. Next to them, ``report/domains.parquet`` lists the kept
+documents and bytes per source and registrable domain (:mod:`quality.sources`), which ``corpusforge
+summary`` ranks for the training-content summary's top-domain list.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from schemas.report import (
     REPORT_JSON,
     DriftBasis,
     GateVerdict,
+    OptoutSummary,
     Provenance,
     Report,
     RunInfo,
@@ -37,6 +40,7 @@ from .gates import evaluate_gates, gates_from_config
 from .html import render_html
 from .metrics import compute_metrics, read_manifest
 from .scrub import DEFAULT_MAX_CHARS
+from .sources import DOMAINS_FILE, source_details, write_domains
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +121,23 @@ def previous_basis(previous: Path, spark) -> tuple[DriftBasis, RunManifest]:
     return metrics.drift_basis, manifest
 
 
+def optout_summary(stage_info: dict[str, Any]) -> Optional[OptoutSummary]:
+    """The report's opt-out section from run.json ``stage_info.optout`` (None when the stage did not run)."""
+    info = stage_info.get("optout")
+    if not info or "by_rule" not in info:
+        return None
+    return OptoutSummary(
+        mode=info.get("mode", "drop"), rules=list(info.get("rules", [])),
+        documents_reserved=int(info.get("documents_reserved", 0)), by_rule=dict(info["by_rule"]),
+        by_reason=dict(info.get("by_reason", {})), signals=dict(info.get("signals", {})),
+        domains=int(info.get("domains", 0)),
+        robots_hosts_by_status=dict((info.get("robots_txt") or {}).get("hosts_by_status", {})),
+    )
+
+
 def build_report(run_dir: Path, spark, previous: Optional[Path] = None, gates: Optional[GatesSection] = None,
-                 examples_per_reason: int = 3, example_chars: int = DEFAULT_MAX_CHARS) -> Report:
+                 examples_per_reason: int = 3, example_chars: int = DEFAULT_MAX_CHARS,
+                 domains_out: Optional[list] = None) -> Report:
     """The :class:`Report` of the run in ``run_dir`` (nothing is written).
 
     Args:
@@ -128,6 +147,7 @@ def build_report(run_dir: Path, spark, previous: Optional[Path] = None, gates: O
         gates: the gates to check; default: the ``gates`` section of the run's own configuration.
         examples_per_reason: removed documents shown per reason (0: none).
         example_chars: preview length of each example.
+        domains_out: a list that receives the (source, domain, docs, bytes) rows of ``report/domains.parquet``.
     """
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
@@ -136,6 +156,9 @@ def build_report(run_dir: Path, spark, previous: Optional[Path] = None, gates: O
     wanted = [(b.scope, b.signal) for b in gates.signals] if gates.enabled else []
     metrics = compute_metrics(run_dir, spark, manifest, gate_signals=wanted,
                               examples_per_reason=examples_per_reason, example_chars=example_chars)
+    details, domains = source_details(run_dir, spark, manifest, metrics.outputs.tokens_by_source)
+    if domains_out is not None:
+        domains_out.extend(domains)
     drift = None
     if previous is not None:
         prev_basis, prev_manifest = previous_basis(Path(previous), spark)
@@ -157,7 +180,9 @@ def build_report(run_dir: Path, spark, previous: Optional[Path] = None, gates: O
         sources=metrics.sources, outputs=metrics.outputs, accounting=metrics.accounting, funnel=metrics.funnel,
         removals=metrics.removals, quarantine=metrics.quarantine, examples=metrics.examples,
         quarantine_examples=metrics.quarantine_examples, languages=metrics.languages, signals=metrics.signals,
-        duplicates=metrics.duplicates, pii=metrics.pii, bias=metrics.bias, drift_basis=metrics.drift_basis,
+        duplicates=metrics.duplicates, pii=metrics.pii, bias=metrics.bias,
+        contamination=metrics.contamination, optout=optout_summary(manifest.stage_info),
+        source_details=details, drift_basis=metrics.drift_basis,
         drift=drift, gates=gate_result, provenance=provenance,
     )
     # Last line of defence: no absolute spelling of the run directory may be in what we publish.
@@ -192,7 +217,8 @@ def write_report(run_dir: Path, spark=None, previous: Optional[Path] = None, gat
     if spark is None:
         spark, own = _local_spark()
     try:
-        report = build_report(run_dir, spark, previous, gates, examples_per_reason, example_chars)
+        domains: list = []
+        report = build_report(run_dir, spark, previous, gates, examples_per_reason, example_chars, domains)
     finally:
         if own:
             spark.stop()
@@ -201,6 +227,7 @@ def write_report(run_dir: Path, spark=None, previous: Optional[Path] = None, gat
     json_path, html_path = out / REPORT_JSON, out / REPORT_HTML
     atomic_write_text(json_path, report.to_json())
     atomic_write_text(html_path, render_html(report))
+    write_domains(out / DOMAINS_FILE, domains)
     g = report.gates
     log.info("report of run %s written (%d curated, %d removed, %d quarantined); gates %s", report.run.run_id,
              report.accounting.kept, report.accounting.removed, report.accounting.quarantined,

@@ -9,6 +9,22 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+#: Opt-out and licence signals of a web page, kept by the WARC reader from the HTTP headers and the HTML
+#: (null for other inputs and when the page has no such signal; docs/compliance.md, "Opt-out reservations").
+WEB_SIGNAL_FIELDS = (
+    pa.field("content_language", pa.string()),  # HTTP Content-Language, lower case, tags joined by ","
+    pa.field("x_robots_tag", pa.list_(pa.string())),  # X-Robots-Tag directives ("noai", "gptbot:noai")
+    pa.field("meta_robots", pa.list_(pa.string())),  # <meta name="robots"|"<bot>"> directives
+    pa.field("tdm_reservation_header", pa.bool_()),  # HTTP tdm-reservation (TDMRep): 1 -> true, 0 -> false
+    pa.field("tdm_reservation_meta", pa.bool_()),  # <meta name="tdm-reservation">
+    pa.field("tdm_policy", pa.string()),  # TDMRep policy URL (header, Link rel=tdm-policy or meta)
+    pa.field("license_url", pa.string()),  # licence link (Link rel=license, <link|a rel=license>, CC link)
+    pa.field("license_spdx", pa.string()),  # SPDX id when the licence URL is recognised
+    pa.field("license_kind", pa.string()),  # cc, cc0, public_domain_mark, known, other
+    pa.field("license_source", pa.string()),  # http_link, html_rel, cc_href
+    pa.field("web_signal_issues", pa.list_(pa.string())),  # malformed signals, e.g. "tdm_reservation_header:invalid"
+)
+
 #: Columns every document row carries from ingest on.
 DOCUMENT_SCHEMA = pa.schema(
     [
@@ -24,6 +40,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("n_chars", pa.int64(), nullable=False),
         pa.field("n_bytes", pa.int64(), nullable=False),
         pa.field("truncated", pa.bool_(), nullable=False),
+        *WEB_SIGNAL_FIELDS,
     ]
 )
 

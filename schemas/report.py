@@ -64,6 +64,42 @@ class SourceSummary(_Model):
     quarantined_by_reason: dict[str, int] = {}
 
 
+class SourceDetails(_Model):
+    """One source: its description from the ``sources`` config and what its documents show.
+
+    ``licence`` is the label shown everywhere: the SPDX id, free text marked as such, or ``unknown``.
+    The collection period is the configured one (``period_*``) and, for WARC inputs, the range of the
+    records' WARC-Date (``warc_date_*``, days, over every record read). ``domains`` counts distinct
+    registrable domains of the kept documents (the list itself is ``report/domains.parquet``).
+    """
+
+    described: bool = Field(description="The source has an entry in the configuration's sources map.")
+    category: Optional[str] = None
+    description: Optional[str] = None
+    licence: str = "unknown"
+    licence_spdx: Optional[str] = None
+    licence_text: Optional[str] = None
+    link: Optional[str] = None
+    crawler: Optional[str] = None
+    period_start: Optional[str] = None
+    period_end: Optional[str] = None
+    warc_date_first: Optional[str] = None
+    warc_date_last: Optional[str] = None
+    warc_dated_records: int = 0
+    formats: list[str] = []
+    curated_docs: int = 0
+    curated_bytes: int = 0
+    tokens: Optional[int] = None
+    docs_with_url: int = 0
+    domains: int = 0
+    content_types: dict[str, int] = Field(default_factory=dict, description="Kept documents per HTTP content type.")
+    licence_signals: dict[str, int] = Field(
+        default_factory=dict, description="Kept documents per licence signal found on the page ('(none)': none "
+        "found); empty when the run did not record the signal.",
+    )
+    in_run: bool = Field(True, description="False for a described source that had no input in this run.")
+
+
 class Accounting(_Model):
     """records in = kept + removed + quarantined, overall and per source (from the written data)."""
 
@@ -244,6 +280,68 @@ class BiasSummary(_Model):
     docs: int
     flags: dict[str, int] = Field(description="Curated documents per bias flag.")
     aggregates: dict[str, Any] = Field(description="Rates overall, by_source, by_lang, by_source_lang.")
+    signals: dict[str, str] = Field(
+        default_factory=dict, description="Which signal each flag and figure comes from (model or lexicon)."
+    )
+    toxicity_model: Optional[dict[str, Any]] = Field(
+        None,
+        description="The toxicity model (path, sha256, threshold) and the error rates its model card records; "
+        "None when the stage ran lexicon-only.",
+    )
+
+
+class ContaminationSource(_Model):
+    """One evaluation set's matches within one source."""
+
+    docs_matched: int = Field(description="Documents flagged for the set (decontam_sets contains it).")
+    items_matched: int = Field(description="Distinct items of the set named in those documents' decontam_items.")
+
+
+class ContaminationSet(_Model):
+    """One evaluation set: how much of it the documents contain."""
+
+    name: str
+    sha256: Optional[str] = None
+    items: int = Field(description="Items read from the set's files.")
+    docs_matched: int = Field(description="Documents flagged for the set (any source, kept or removed).")
+    docs_removed: int = Field(description="Documents removed with reason decontaminate:<set> (mode drop).")
+    items_matched: int = Field(description="Distinct items of the set named in decontam_items of flagged documents.")
+    items_matched_share: Optional[float] = Field(description="items_matched / items.")
+    short_items_matched_whole: int = 0
+    short_items_skipped: int = 0
+    skipped_records: dict[str, int] = {}
+    by_source: dict[str, ContaminationSource] = {}
+
+
+class ContaminationSummary(_Model):
+    """The decontaminate stage's findings, per evaluation set (docs/decontaminate.md)."""
+
+    mode: str
+    ngram: int
+    min_matches: int
+    index: str = Field(description="'exact' or 'bloom': what the workers matched against.")
+    docs_scanned: int
+    docs_matched: int = Field(description="Documents flagged for at least one set.")
+    docs_error: int = 0
+    sets: list[ContaminationSet]
+
+
+class OptoutSummary(_Model):
+    """The opt-out stage's findings (docs/compliance.md, "Opt-out reservations"), from run.json."""
+
+    mode: str
+    rules: list[str] = Field(description="Rules that were active (header/meta rules, and robots_txt / domains "
+                             "when given their inputs).")
+    documents_reserved: int = Field(description="Documents at least one active rule fired on (removed in drop "
+                                    "mode, flagged in tag mode).")
+    by_rule: dict[str, int] = Field(description="Documents each rule fired on (a document may count under several).")
+    by_reason: dict[str, int] = Field(default_factory=dict, description="Documents per optout:<rule> reason (the "
+                                      "first rule by precedence).")
+    signals: dict[str, int] = Field(default_factory=dict, description="Documents carrying each signal (TDMRep "
+                                    "header/meta, noai, noimageai, licence link, malformed signals).")
+    domains: int = Field(0, description="Domains on the opt-out list.")
+    robots_hosts_by_status: dict[str, int] = Field(default_factory=dict, description="Hosts of the robots.txt "
+                                                   "source by status (ok, html, unavailable, unreachable, empty).")
 
 
 class DriftBasis(_Model):
@@ -331,6 +429,12 @@ class Report(_Model):
     duplicates: DuplicateSummary
     pii: Optional[PiiSummary]
     bias: Optional[BiasSummary]
+    contamination: Optional[ContaminationSummary] = None
+    optout: Optional[OptoutSummary] = Field(None, description="Opt-out reservations (null when the stage was off).")
+    source_details: dict[str, SourceDetails] = Field(
+        default_factory=dict, description="Per source: description, licence and provenance figures (empty in "
+        "reports rendered before it existed)."
+    )
     drift_basis: DriftBasis
     drift: Optional[Drift]
     gates: GatesResult
@@ -366,6 +470,9 @@ __all__ = [
     "Drift",
     "DriftBasis",
     "ClusterSizeBin",
+    "ContaminationSet",
+    "ContaminationSource",
+    "ContaminationSummary",
     "DuplicateSummary",
     "Example",
     "ExactDupSummary",
@@ -391,4 +498,5 @@ __all__ = [
     "RunInfo",
     "SignalStats",
     "SignalSummary",
+    "SourceDetails",
 ]

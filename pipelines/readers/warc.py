@@ -6,11 +6,19 @@ and checking it ourselves lets a truncated record or a wrong ``Content-Length`` 
 with its byte offset, after which reading resumes at the next record.
 
 Documents come from ``conversion`` records (WET text) and from ``response``/``resource`` records with an
-HTML or plain-text payload. HTML is turned into text with Resiliparse (``extract_plain_text`` on a Lexbor
-DOM): it is an order of magnitude faster than trafilatura, robust on broken markup, and has a main-content
-mode; it ships as a binary wheel with no runtime downloads. Other record types (``request``, ``metadata``,
+HTML or plain-text payload. HTML is turned into its main text by ``pipelines.text.extract`` with the
+extractor of ``ingest.warc.extractor`` (trafilatura or Resiliparse, measured in docs/ingest.md) under the
+per-page budget ``ingest.warc.timeout_seconds``: a page over it is quarantined as
+``ingest:html_extraction_timeout`` and the split goes on. Other record types (``request``, ``metadata``,
 ``warcinfo``, ``revisit``), non-200 responses and non-text payloads are skipped and counted by reason in
 the split statistics (they are not documents, so they are not in the in = out accounting).
+
+Opt-out and licence signals: for every document from a ``response`` or ``resource`` record, the HTTP
+headers that carry reservations and licences (``X-Robots-Tag``, ``tdm-reservation``, ``tdm-policy``,
+``Link`` rel=tdm-policy / rel=license, ``Content-Language``; repeated headers all count) and the HTML's
+robots/TDM meta tags and licence links become the typed columns of ``schemas.columns.WEB_SIGNAL_FIELDS``
+(``pipelines.text.optout.web_signals``; docs/compliance.md). ``conversion`` (WET) records have neither, so
+their columns are null, like those of every non-WARC input.
 """
 from __future__ import annotations
 
@@ -18,6 +26,10 @@ import logging
 import re
 import zlib
 from typing import Any, Iterator, Optional
+
+from pipelines.text.extract import ExtractionFailed, ExtractionSettings, ExtractionTimeout, extract_html
+from pipelines.text.optout import SIGNAL_NAMES, web_signals
+from schemas.config import IngestSection
 
 from .records import RecordBuilder
 from .splits import InputSplit
@@ -46,6 +58,40 @@ def _parse_headers(lines: list[bytes]) -> dict[str, str]:
     return headers
 
 
+#: HTTP response headers kept for the opt-out and licence signals (all occurrences, in order).
+_SIGNAL_HEADERS = frozenset({"x-robots-tag", "tdm-reservation", "tdm-policy", "link", "content-language"})
+#: Bounds on what one malformed response can make us keep.
+_MAX_SIGNAL_HEADERS = 64
+_MAX_SIGNAL_HEADER_CHARS = 8192
+
+
+def _signal_headers(lines: list[bytes]) -> list[tuple[str, str]]:
+    """The ``(name, value)`` pairs of the signal headers, repeated names kept, folded lines joined."""
+    out: list[tuple[str, str]] = []
+    kept_last = False  # whether the header a folded line continues is one we keep
+    for raw in lines:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if line[:1] in (" ", "\t"):
+            if kept_last:
+                out[-1] = (out[-1][0], (out[-1][1] + " " + line.strip())[:_MAX_SIGNAL_HEADER_CHARS])
+            continue
+        name, sep, value = line.partition(":")
+        name = name.strip().lower()
+        kept_last = bool(sep) and name in _SIGNAL_HEADERS and len(out) < _MAX_SIGNAL_HEADERS
+        if kept_last:
+            out.append((name, value.strip()[:_MAX_SIGNAL_HEADER_CHARS]))
+    return out
+
+
+def _signals(headers: Optional[list[tuple[str, str]]], page: Optional[bytes], url: Optional[str]) -> dict[str, Any]:
+    """The web signal columns of one page; a parsing failure is an issue code, never a lost document."""
+    try:
+        return web_signals(headers, page, url)
+    except Exception as exc:  # noqa: BLE001 - a signal parser bug must not cost the document
+        log.debug("web signal parsing failed: %s", type(exc).__name__)
+        return {**dict.fromkeys(SIGNAL_NAMES), "web_signal_issues": ["web_signals:error"]}
+
+
 def _dechunk(body: bytes) -> Optional[bytes]:
     """Undo HTTP chunked transfer encoding; None when the body is not validly chunked."""
     out = bytearray()
@@ -68,18 +114,6 @@ def _dechunk(body: bytes) -> Optional[bytes]:
         pos = start + size + 2
 
 
-def _html_to_text(payload: bytes, content_type: str, main_content: bool) -> str:
-    from resiliparse.extract.html2text import extract_plain_text  # deferred: only WARC HTML input needs it
-    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
-    from resiliparse.parse.html import HTMLTree
-
-    m = re.search(r"charset=([\w.:-]+)", content_type, re.I)
-    enc = m.group(1) if m else detect_encoding(payload)
-    html = bytes_to_str(payload, enc)
-    tree = HTMLTree.parse(html)
-    return extract_plain_text(tree, main_content=main_content, alt_texts=False, links=False, form_fields=False)
-
-
 class _Record:
     __slots__ = ("offset", "headers", "block", "raw_head")
 
@@ -98,6 +132,7 @@ def read_warc(split: InputSplit, cfg, builder: RecordBuilder, limits: Limits) ->
             gzip_chunks(fh, limits) if comp == "gz" else zstd_chunks(fh, limits) if comp == "zst" else plain_chunks(fh)
         )
         stream = ByteStream(chunks)
+        extraction = ExtractionSettings.from_options(cfg.warc)
         last_reason = None
         for item in _records(stream, cfg, builder):
             if isinstance(item, dict):
@@ -105,7 +140,7 @@ def read_warc(split: InputSplit, cfg, builder: RecordBuilder, limits: Limits) ->
                 yield item
                 continue
             last_reason = None
-            yield from _to_document(item, cfg, builder)
+            yield from _to_document(item, cfg, builder, extraction)
         # A record cut by the end of a truncated stream was already reported as that record.
         if stream.error is not None and last_reason != "ingest:warc_truncated_record":
             yield builder.quarantine(
@@ -220,10 +255,13 @@ def _resync(stream: ByteStream) -> int:
         skipped += length
 
 
-def _to_document(rec: _Record, cfg, builder: RecordBuilder) -> Iterator[dict[str, Any]]:
+def _to_document(rec: _Record, cfg, builder: RecordBuilder,
+                 extraction: ExtractionSettings) -> Iterator[dict[str, Any]]:
     h = rec.headers
     rtype = h.get("warc-type", "").lower()
     url = h.get("warc-target-uri") or None
+    if url and url.startswith("<") and url.endswith(">"):
+        url = url[1:-1].strip() or None  # WARC 1.0's grammar (wget writes it): WARC-Target-URI: <https://...>
     rid = h.get("warc-record-id") or None
     meta = {k: h[k] for k in ("warc-date", "warc-identified-content-language") if k in h}
     if rtype == "conversion":
@@ -243,8 +281,14 @@ def _to_document(rec: _Record, cfg, builder: RecordBuilder) -> Iterator[dict[str
     if rtype not in ("response", "resource"):
         builder.counters.skip(f"warc:{rtype or 'untyped'}")
         return
+    if rtype == "resource" and url and url.lower().startswith("metadata:"):
+        # The crawler's own files (wget stores its command line and log as metadata://gnu.org/... resources):
+        # not web content. Counted, not read as documents.
+        builder.counters.skip("warc:crawler_metadata_resource")
+        return
     payload = rec.block
     content_type = ""
+    http_signal_headers: Optional[list[tuple[str, str]]] = None
     if rtype == "response" and h.get("content-type", "").lower().startswith("application/http"):
         sep = payload.find(b"\r\n\r\n")
         if sep < 0:
@@ -265,6 +309,7 @@ def _to_document(rec: _Record, cfg, builder: RecordBuilder) -> Iterator[dict[str
             builder.counters.skip("warc:http_status_not_200")
             return
         hh = _parse_headers(http_head[1:])
+        http_signal_headers = _signal_headers(http_head[1:])
         content_type = hh.get("content-type", "")
         if "chunked" in hh.get("transfer-encoding", "").lower():
             payload = _dechunk(payload) or payload
@@ -286,18 +331,95 @@ def _to_document(rec: _Record, cfg, builder: RecordBuilder) -> Iterator[dict[str
     if not payload.strip():
         builder.counters.skip("warc:empty_payload")
         return
-    try:
-        if ctype == "text/plain":
-            text = payload.decode("utf-8", "replace")
-        else:
-            text = _html_to_text(payload, content_type, cfg.warc.main_content)
-    except Exception as exc:  # the extractor must never stop the file
-        yield builder.quarantine(rec.offset, "byte", "html_extraction_failed", rec.raw_head,
-                                 raw_bytes=len(rec.raw_head) + len(rec.block), detail=type(exc).__name__)
-        return
+    raw_bytes = len(rec.raw_head) + len(rec.block)
+    if ctype == "text/plain":
+        text = payload.decode("utf-8", "replace")
+    else:
+        try:
+            text = extract_html(payload, content_type, extraction)
+        except ExtractionTimeout as exc:
+            yield builder.quarantine(rec.offset, "byte", "html_extraction_timeout", rec.raw_head, raw_bytes=raw_bytes,
+                                     detail=str(exc) + " (ingest.warc.timeout_seconds)")
+            return
+        except ExtractionFailed as exc:
+            yield builder.quarantine(rec.offset, "byte", "html_extraction_failed", rec.raw_head, raw_bytes=raw_bytes,
+                                     detail=f"{extraction.extractor}: {exc.kind}")
+            return
+        except Exception as exc:  # decoding must never stop the file either
+            yield builder.quarantine(rec.offset, "byte", "html_extraction_failed", rec.raw_head, raw_bytes=raw_bytes,
+                                     detail=type(exc).__name__)
+            return
     meta["warc-type"] = rtype
     if ctype:
         meta["content-type"] = ctype
     raw_digest_src = rec.raw_head + rec.block
-    yield builder.document(text, rec.offset, "byte", raw_digest_src, source_id=rid, url=url, metadata=meta)
+    row = builder.document(text, rec.offset, "byte", raw_digest_src, source_id=rid, url=url, metadata=meta)
+    if row["kind"] == "doc":
+        row.update(_signals(http_signal_headers, payload if ctype != "text/plain" else None, url))
+    yield row
 
+
+
+class HttpResponse:
+    """One HTTP response of a WARC file (what :func:`read_http_responses` yields)."""
+
+    __slots__ = ("uri", "status", "content_type", "location", "body", "date")
+
+    def __init__(self, uri: Optional[str], status: Optional[int], content_type: str, location: Optional[str],
+                 body: bytes, date: str):
+        self.uri = uri
+        self.status = status
+        self.content_type = content_type
+        self.location = location
+        self.body = body
+        self.date = date
+
+
+def read_http_responses(path: str, max_record_bytes: int = 64 << 20,
+                        counters: Optional[dict[str, int]] = None) -> Iterator[HttpResponse]:
+    """The ``response`` records of a WARC file (plain, gzip or zstd) as HTTP responses, body decoded.
+
+    Used for Common Crawl's robots.txt archives. Records that are not HTTP responses are skipped; broken
+    records and undecodable bodies are counted in ``counters`` (by reason) and skipped, never fatal.
+    """
+    counters = counters if counters is not None else {}
+    cfg = IngestSection(warc={"max_record_bytes": max_record_bytes})
+    builder = RecordBuilder(cfg, "robots", path, path)
+    limits = Limits(cfg.max_decompressed_bytes, cfg.max_compression_ratio, cfg.ratio_check_min_bytes)
+    with open(path, "rb") as fh:
+        comp = sniff_compression(fh)
+        chunks = (
+            gzip_chunks(fh, limits) if comp == "gz" else zstd_chunks(fh, limits) if comp == "zst" else plain_chunks(fh)
+        )
+        for item in _records(ByteStream(chunks), cfg, builder):
+            if isinstance(item, dict):
+                counters[item["reason"]] = counters.get(item["reason"], 0) + 1
+                continue
+            h = item.headers
+            if h.get("warc-type", "").lower() != "response" or not h.get("content-type", "").lower().startswith(
+                    "application/http"):
+                continue
+            block = item.block
+            sep = block.find(b"\r\n\r\n")
+            if sep < 0:
+                counters["http_malformed"] = counters.get("http_malformed", 0) + 1
+                continue
+            head = block[:sep].split(b"\r\n")
+            body = block[sep + 4:]
+            parts = head[0].split(b" ")
+            try:
+                status: Optional[int] = int(parts[1]) if len(parts) > 1 else None
+            except ValueError:
+                status = None
+            hh = _parse_headers(head[1:])
+            if "chunked" in hh.get("transfer-encoding", "").lower():
+                body = _dechunk(body) or body
+            ce = hh.get("content-encoding", "").lower()
+            if ce in ("gzip", "x-gzip", "deflate"):
+                try:
+                    body = zlib.decompressobj(wbits=47 if "gzip" in ce else 15).decompress(body, max_record_bytes)
+                except zlib.error:
+                    counters["bad_content_encoding"] = counters.get("bad_content_encoding", 0) + 1
+                    continue
+            yield HttpResponse(h.get("warc-target-uri") or None, status, hh.get("content-type", ""),
+                               hh.get("location") or None, body, h.get("warc-date", ""))

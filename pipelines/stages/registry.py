@@ -12,9 +12,12 @@ from .base import StageConfigError
 
 #: (section name, "module:Class"), in run order.
 STAGE_ORDER: list[tuple[str, str]] = [
+    ("optout", "pipelines.stages.optout:OptoutStage"),  # TDM reservations: before any stage sees the text
     ("exact_dedup", "pipelines.stages.exact_dedup:ExactDedupStage"),
     ("language", "pipelines.stages.language:LanguageStage"),
     ("quality", "pipelines.stages.quality:QualityStage"),
+    ("classify", "pipelines.stages.classify:ClassifyStage"),
+    ("decontaminate", "pipelines.stages.decontaminate:DecontaminateStage"),
     ("near_dedup", "pipelines.stages.near_dedup:NearDedupStage"),
     ("pii", "pipelines.stages.pii:PiiStage"),
     ("bias", "pipelines.stages.bias:BiasStage"),

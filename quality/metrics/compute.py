@@ -11,6 +11,7 @@ from schemas.manifest import RunManifest
 from schemas.report import (
     Accounting,
     BiasSummary,
+    ContaminationSummary,
     DriftBasis,
     DuplicateSummary,
     Example,
@@ -29,6 +30,7 @@ from schemas.report import (
 from ..rounding import rate
 from ..scrub import DEFAULT_MAX_CHARS
 from .bias import bias
+from .contamination import contamination
 from .counts import Counts, count_rows, inputs_and_sources, reason_lists
 from .duplicates import duplicates
 from .examples import examples
@@ -60,6 +62,7 @@ class RunMetrics:
     duplicates: DuplicateSummary
     pii: Optional[PiiSummary]
     bias: Optional[BiasSummary]
+    contamination: Optional[ContaminationSummary]
     drift_basis: DriftBasis
     #: Statistics of every (scope, signal) asked for by a gate, keyed ``"<scope>:<signal>"``.
     gate_signal_stats: dict[str, SignalStats] = field(default_factory=dict)
@@ -110,6 +113,7 @@ def compute_metrics(run_dir: Path, spark: SparkSession, manifest: Optional[RunMa
         dup_summary = duplicates(t, c)
         pii_summary = pii(t, c)
         bias_summary = bias(t)
+        contamination_summary = contamination(t)
         outputs = output_summary(t, c, shards)
     finally:
         t.close()
@@ -117,7 +121,8 @@ def compute_metrics(run_dir: Path, spark: SparkSession, manifest: Optional[RunMa
         stages_run=stages_run, stages_not_run=not_run, inputs=inputs, sources=sources, outputs=outputs,
         accounting=accounting, funnel=steps, removals=removals, quarantine=quarantine, examples=removal_ex,
         quarantine_examples=quarantine_ex, languages=lang_summary, signals=signal_summary, duplicates=dup_summary,
-        pii=pii_summary, bias=bias_summary, gate_signal_stats=gate_stats,
+        pii=pii_summary, bias=bias_summary, contamination=contamination_summary,
+        gate_signal_stats=gate_stats,
         drift_basis=drift_basis(c, lang_summary, pii_summary, signal_summary, sources),
     )
 

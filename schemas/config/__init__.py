@@ -15,22 +15,30 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .base import FilterSection, Section, StageSection
 from .bias import BiasSection
+from .classify import ClassifierModelSpec, ClassifySection
+from .decontaminate import DecontaminateSection, EvalSet
 from .gates import GatesSection
-from .ingest import ExactDedupSection, IngestSection, OutputSection, SparkSection
+from .ingest import ExactDedupSection, IngestSection, SparkSection
 from .language import LanguageSection
 from .near_dedup import NearDedupSection
+from .optout import OptoutSection
+from .output import OutputSection
 from .pii import PiiSection
 from .quality import QualitySection
+from .sources import SourceInfo, check_source_names
 from .tokenize import TokenizeSection
 
 CONFIG_VERSION = 1
 
 #: The stage sections, in the order the pipeline runs them. The order is code, not configuration.
-STAGE_SECTIONS = ("ingest", "exact_dedup", "language", "quality", "near_dedup", "pii", "bias", "tokenize")
+STAGE_SECTIONS = (
+    "ingest", "optout", "exact_dedup", "language", "quality", "classify", "decontaminate", "near_dedup", "pii", "bias",
+    "tokenize",
+)
 
 
 class PipelineConfig(Section):
@@ -41,14 +49,27 @@ class PipelineConfig(Section):
     spark: SparkSection = SparkSection()
     output: OutputSection = OutputSection()
     ingest: IngestSection = IngestSection()
+    optout: OptoutSection = OptoutSection()
     exact_dedup: ExactDedupSection = ExactDedupSection()
     language: LanguageSection = LanguageSection()
     quality: QualitySection = QualitySection()
+    classify: ClassifySection = ClassifySection()
+    decontaminate: DecontaminateSection = DecontaminateSection()
     near_dedup: NearDedupSection = NearDedupSection()
     pii: PiiSection = PiiSection()
     bias: BiasSection = BiasSection()
     tokenize: TokenizeSection = TokenizeSection()
     gates: GatesSection = GatesSection()
+    sources: dict[str, SourceInfo] = Field(
+        default_factory=dict, description="Per source (keyed by ingest's source name): category, description, "
+        "licence, crawler and collection period; used by the report, `corpusforge summary` and the dataset card "
+        "(docs/compliance.md). Sources not listed are shown as undescribed with licence 'unknown'.",
+    )
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, v: dict[str, SourceInfo]) -> dict[str, SourceInfo]:
+        return check_source_names(v)
 
     def resolved_dict(self) -> dict[str, Any]:
         """The fully resolved configuration (defaults included) as plain JSON-able data."""
@@ -187,13 +208,18 @@ __all__ = [
     "CONFIG_VERSION",
     "STAGE_SECTIONS",
     "BiasSection",
+    "ClassifierModelSpec",
+    "ClassifySection",
     "ConfigError",
+    "DecontaminateSection",
     "ExactDedupSection",
+    "EvalSet",
     "FilterSection",
     "GatesSection",
     "IngestSection",
     "LanguageSection",
     "NearDedupSection",
+    "OptoutSection",
     "OutputSection",
     "PiiSection",
     "PipelineConfig",
@@ -201,6 +227,7 @@ __all__ = [
     "QualitySection",
     "Section",
     "SparkSection",
+    "SourceInfo",
     "StageSection",
     "TokenizeSection",
     "apply_overrides",

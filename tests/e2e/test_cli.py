@@ -56,7 +56,7 @@ def test_run_via_cli_and_via_spark_submit_give_the_same_rows(tmp_path):
     raw = _corpus(tmp_path)
     core = [
         a
-        for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")
+        for s in ("language", "quality", "classify", "decontaminate", "near_dedup", "pii", "bias", "tokenize")
         for a in ("--set", f"{s}.enabled=false")
     ]
     r = _cli(

@@ -84,7 +84,7 @@ def test_every_asset_loads_from_the_wheel_in_a_fresh_venv(tmp_path, expected):
 
     spark_submit = str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
     demo = str(REPO / "pipelines" / "assets" / "demo" / "part-00000.jsonl")
-    off = [a for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")
+    off = [a for s in ("language", "quality", "classify", "decontaminate", "near_dedup", "pii", "bias", "tokenize")
            for a in ("--set", f"{s}.enabled=false")]
     submit_env = clean_env(PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, SPARK_LOCAL_IP="127.0.0.1")
     submit_env.pop("PYTHONPATH", None)

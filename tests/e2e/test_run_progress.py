@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CORE = [a for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")
+CORE = [a for s in ("language", "quality", "classify", "decontaminate", "near_dedup", "pii", "bias", "tokenize")
         for a in ("--set", f"{s}.enabled=false")]
 
 

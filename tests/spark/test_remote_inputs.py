@@ -14,7 +14,8 @@ from pipelines.runner import RunError, run_pipeline
 from schemas.config import load_config
 from tests.http_faults import FaultyServer
 
-CORE = [f"{s}.enabled=false" for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")]
+CORE = [f"{s}.enabled=false"
+        for s in ("language", "quality", "classify", "decontaminate", "near_dedup", "pii", "bias", "tokenize")]
 FAST = ["ingest.remote.backoff_seconds=0.01", "ingest.remote.backoff_max_seconds=0.05",
         "ingest.remote.timeout_seconds=10"]
 

@@ -46,7 +46,8 @@ def planted(tmp_path_factory) -> Path:
 
 
 #: The runner's own behaviour is tested with ingest and exact dedup only; stages have their own tests.
-CORE = [f"{s}.enabled=false" for s in ("language", "quality", "near_dedup", "pii", "bias", "tokenize")]
+CORE = [f"{s}.enabled=false"
+        for s in ("language", "quality", "classify", "decontaminate", "near_dedup", "pii", "bias", "tokenize")]
 
 
 def _cfg(*overrides):
