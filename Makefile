@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.corpusforge-installed
 DEMO_OUT ?= demo-out
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
 BENCH_SIZE ?= quick
 BENCH_ARGS ?=
 

@@ -49,6 +49,8 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import regex
 
+from .minhash import fmix64_int
+
 HASH_VERSION = 1
 
 _U64 = np.uint64
@@ -94,21 +96,13 @@ def tokens(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ hashing
-def _fmix64_int(x: int) -> int:
-    x ^= x >> 33
-    x = (x * 0xFF51AFD7ED558CCD) & _MASK64
-    x ^= x >> 33
-    x = (x * 0xC4CEB9FE1A85EC53) & _MASK64
-    return x ^ (x >> 33)
-
-
 def token_hash_reference(token: str) -> int:
     """The 64-bit hash of one token, in plain Python (the definition of scheme version 1)."""
     p, power = 0, 1
     for ch in token:
         p = (p + (ord(ch) + 1) * power) & _MASK64
         power = (power * _B1) & _MASK64
-    return _fmix64_int(p ^ ((len(token) * _K1) & _MASK64))
+    return fmix64_int(p ^ ((len(token) * _K1) & _MASK64))
 
 
 def sequence_hash_reference(toks: Sequence[str]) -> int:
@@ -117,7 +111,7 @@ def sequence_hash_reference(toks: Sequence[str]) -> int:
     for t in toks:
         p = (p + token_hash_reference(t) * power) & _MASK64
         power = (power * _B2) & _MASK64
-    return _fmix64_int(p ^ ((len(toks) * _K2) & _MASK64))
+    return fmix64_int(p ^ ((len(toks) * _K2) & _MASK64))
 
 
 def _fmix64(x: np.ndarray) -> np.ndarray:

@@ -119,7 +119,8 @@ def shingle_strings(text: str, kind: ShingleKind = "word", ngram: int = 5) -> li
     raise ValueError(f"unknown shingle kind {kind!r}; use 'word' or 'char'")
 
 
-def _fmix64_int(x: int) -> int:
+def fmix64_int(x: int) -> int:
+    """MurmurHash3's 64-bit finalizer on a Python int (the reference for the vectorised hashes)."""
     x ^= x >> 33
     x = (x * 0xFF51AFD7ED558CCD) & _MASK64
     x ^= x >> 33
@@ -134,7 +135,7 @@ def shingle_hash_reference(shingle: str) -> int:
     for ch in shingle:
         p = (p + (ord(ch) + 1) * power) & _MASK64
         power = (power * _B) & _MASK64
-    return _fmix64_int(p ^ ((len(shingle) * _LEN_MUL) & _MASK64)) >> 32
+    return fmix64_int(p ^ ((len(shingle) * _LEN_MUL) & _MASK64)) >> 32
 
 
 def true_jaccard(a: str, b: str, kind: ShingleKind = "word", ngram: int = 5) -> float:

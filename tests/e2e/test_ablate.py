@@ -224,12 +224,7 @@ def test_ablation_report_renders_in_headless_chromium(ablation, tmp_path):
     page = out / "ablation.html"
     browser = _Browser(tmp_path / "chromium-profile")
     try:
-        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        sid = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.call(f"{domain}.enable", session=sid)
-        browser.call("Emulation.setDeviceMetricsOverride",
-                     {"width": 1100, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=sid)
+        sid = browser.new_page()
         browser.call("Page.navigate", {"url": page.resolve().as_uri()}, session=sid)
         browser.wait_for("Page.loadEventFired")
         charts = json.loads(browser.call("Runtime.evaluate", {"expression": _CHART_JS, "returnByValue": True},

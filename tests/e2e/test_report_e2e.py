@@ -255,6 +255,17 @@ class _Browser:
             if m.get("method") == method:
                 return m
 
+    def new_page(self, width: int = 1100, height: int = 900) -> str:
+        """Open a blank tab with the Page, Runtime, Log and Network domains enabled at a fixed viewport; returns
+        its DevTools session id."""
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        sid = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.call(f"{domain}.enable", session=sid)
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=sid)
+        return sid
+
     def close(self) -> None:
         try:
             self.call("Browser.close", timeout=5)
@@ -289,12 +300,7 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     page = res.html_path
     browser = _Browser(tmp_path / "chromium-profile")
     try:
-        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        sid = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.call(f"{domain}.enable", session=sid)
-        browser.call("Emulation.setDeviceMetricsOverride",
-                     {"width": 1100, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=sid)
+        sid = browser.new_page()
         browser.call("Page.navigate", {"url": page.resolve().as_uri()}, session=sid)
         browser.wait_for("Page.loadEventFired")
         charts = json.loads(browser.call("Runtime.evaluate", {"expression": _CHARTS_JS, "returnByValue": True},

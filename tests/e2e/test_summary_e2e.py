@@ -308,10 +308,7 @@ def test_pages_render_in_headless_chromium(store, tmp_path):
     _summarise(store, tmp_path / "h")
     browser = _Browser(tmp_path / "chromium-profile")
     try:
-        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        sid = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.call(f"{domain}.enable", session=sid)
+        sid = browser.new_page()
         seen = {}
         for name in ("training-content-summary.html", "dataset-card.html"):
             page = (tmp_path / "h" / name).resolve()

@@ -10,8 +10,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "pipelines" / "assets" / "demo" / "part-00000.jsonl"
 
 #: Cheap stages only (ingest, exact dedup, tokenize): what is tested here is the orchestration.
-FAST = ["language.enabled=false", "quality.enabled=false", "pii.enabled=false", "bias.enabled=false",
-        "near_dedup.enabled=false", "spark.shuffle_partitions=2", "spark.master=local[2]",
+FAST = ["language.enabled=false", "quality.enabled=false", "classify.enabled=false", "decontaminate.enabled=false",
+        "pii.enabled=false", "bias.enabled=false", "near_dedup.enabled=false", "spark.shuffle_partitions=2",
+        "spark.master=local[2]",
         "tokenize.target_shard_bytes=8192", "tokenize.row_group_bytes=2048"]
 
 

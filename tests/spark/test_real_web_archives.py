@@ -37,9 +37,9 @@ def real_run(spark, tmp_path_factory):
 def test_real_archives_every_record_accounted(real_run):
     c = real_run.counts
     assert c.records == c.curated + c.rejected + c.quarantined
-    # 91 documents the readers yield from these files (tests/unit/test_real_readers.py) + 4 quarantined
-    assert c.records == 91 + 4
-    assert c.curated + c.rejected == 90  # one of the 91 is a repeated record id (quarantined below)
+    # 87 documents the readers yield from these files (tests/unit/test_real_readers.py) + 4 quarantined
+    assert c.records == 87 + 4
+    assert c.curated + c.rejected == 86  # one of the 87 is a repeated record id (quarantined below)
 
 
 def test_real_archives_quarantine_reasons(real_run):

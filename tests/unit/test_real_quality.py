@@ -73,5 +73,5 @@ def test_researcher_homepages_mostly_pass(evaluator):
         docs, _, _ = read_all(shared_path("webtext", "warc", name))
         texts += [d["text"] for d in docs]
     reasons = _reasons(evaluator, texts)
-    assert len(texts) == 41
+    assert len(texts) == 37  # wget's own metadata:// resources (2 per file) are not documents
     assert 20 <= reasons[None] <= 28, reasons
