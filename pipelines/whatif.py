@@ -7,7 +7,8 @@ those signals with thresholds, so keep rates under other thresholds follow from 
 
 Replaying the run's own thresholds reproduces the run's quality reasons exactly (same comparisons on the
 same stored float64/int64 values); the report says whether it did (``replay_matches_run``), which catches
-runs whose signals came from another code version.
+runs whose signals came from another code version, and lists signal columns the run lacks
+(``missing_signals``: their rules are skipped).
 
 What cannot be replayed: ``quality.signals.*`` (they change how signals are computed) and documents that
 an earlier stage dropped before quality ran (they have no signals; they stay dropped). Documents that
@@ -137,6 +138,21 @@ def read_run_signals(run_dir: Union[str, Path]) -> pa.Table:
     return table
 
 
+def missing_signal_columns(run_dir: Union[str, Path]) -> list[str]:
+    """Signal columns that none of the run's ``curated/`` and ``rejected/`` tables has.
+
+    A run written by an older version may lack a signal that was added or renamed since (for example
+    ``q_distinct_stop_words``, which replaced the occurrence count ``q_stop_words``); rules reading it are
+    skipped in the replay, as for a null signal.
+    """
+    present: set[str] = set()
+    for name in ("curated", "rejected"):
+        path = Path(run_dir) / name
+        if path.exists():
+            present.update(ds.dataset(str(path), format="parquet").schema.names)
+    return [s for s in SIGNAL_NAMES if s not in present]
+
+
 def replay_reasons(table: pa.Table, section: QualitySection) -> np.ndarray:
     """The quality reason (``"quality:<rule>"``, or None when passing) of every row under ``section``.
 
@@ -236,6 +252,13 @@ def run_whatif(run_dir: Union[str, Path], overrides: Sequence[str] = (), by_lang
     replayed = replay_reasons(table, run_section)
     new = replay_reasons(table, new_section) if overrides else replayed
     matches = bool(np.all(recorded[mask] == replayed[mask]))
+    missing = missing_signal_columns(run_dir)
+    skipped = sorted({spec.name for spec in QUALITY_RULES if spec.signal in missing})
+    if skipped:
+        log.warning(
+            "the run has no column %s (written by another code version); the rules reading it (%s) are skipped "
+            "in this replay", ", ".join(missing), ", ".join(skipped)
+        )
     if not matches:
         log.warning(
             "replaying the run's own quality settings does not reproduce its reasons on %d documents; the "
@@ -264,6 +287,7 @@ def run_whatif(run_dir: Union[str, Path], overrides: Sequence[str] = (), by_lang
         "documents": total,
         "quality_mode": mode,
         "replay_matches_run": matches,
+        "missing_signals": missing,
         "run": {"quality": _summary(recorded, mask)},
         "whatif": {"quality": _summary(new, mask)},
         "changed": {"newly_rejected": newly_rejected, "newly_kept": newly_kept},

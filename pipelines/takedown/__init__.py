@@ -4,10 +4,11 @@ A request is one JSON line with a ``request_id`` and exactly one of:
 
 =================== ==================================================================================
 ``doc_id``          the document id
-``url``             the document URL (scheme and host compared case-insensitively, fragment ignored,
-                    default ports dropped)
+``url``             the document URL (scheme and host compared case-insensitively, hosts in IDNA
+                    form without trailing dot, fragment ignored, default ports dropped)
 ``url_prefix``      every URL that starts with it (normalized the same way)
-``domain``          every URL whose host is the domain or one of its subdomains
+``domain``          every URL whose host is the domain or one of its subdomains (hosts compared as
+                    :mod:`pipelines.text.hosts` writes them, as the opt-out domain list)
 ``content_sha256``  sha256 of the normalized text (``corpusforge hash-text`` prints it)
 =================== ==================================================================================
 

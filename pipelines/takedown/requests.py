@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
+from pipelines.text.hosts import comparable_host, url_host
+
 KINDS = ("doc_id", "url", "url_prefix", "domain", "content_sha256")
 REASON_PREFIX = "takedown"
 REASON_COLUMN = "takedown_reason"
@@ -42,21 +44,22 @@ class TakedownRequest:
 
 
 def normalize_url(url: str) -> Optional[str]:
-    """A URL in comparable form: scheme and host lower case, default port and fragment dropped,
-    empty path as ``/``. None when it is not an absolute http(s)-like URL."""
+    """A URL in comparable form: scheme lower case, host as :func:`pipelines.text.hosts.comparable_host`
+    (lower case, IDNA, no trailing dot), default port and fragment dropped, empty path as ``/``. None when
+    it is not an absolute http(s)-like URL."""
     if not isinstance(url, str):
         return None
     url = url.strip()
     try:
         parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
+        host = comparable_host(parts.hostname) if parts.hostname else None
         port = parts.port
     except ValueError:
         return None
     if not parts.scheme or not host:
         return None
     scheme = parts.scheme.lower()
-    netloc = host.lower()
+    netloc = host
     if port is not None and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         netloc = f"{netloc}:{port}"
     if parts.username or parts.password:
@@ -64,24 +67,15 @@ def normalize_url(url: str) -> Optional[str]:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
-def url_host(url: Optional[str]) -> Optional[str]:
-    """The lower-case host of a URL (no port, no trailing dot), or None."""
-    if not isinstance(url, str):
-        return None
-    try:
-        host = urlsplit(url.strip()).hostname
-    except ValueError:
-        return None
-    return host.rstrip(".").lower() if host else None
-
-
 def normalize_domain(domain: str) -> Optional[str]:
+    """A ``domain`` request's value in comparable form (:func:`pipelines.text.hosts.comparable_host`), or
+    None when it is not a host name (a scheme, path, port or space in it, or a leading dot)."""
     d = domain.strip().lower().rstrip(".")
     if d.startswith("*."):
         d = d[2:]
     if not d or "/" in d or ":" in d or " " in d or d.startswith("."):
         return None
-    return d
+    return comparable_host(d)
 
 
 def parse_request(obj: Any, where: str = "request") -> TakedownRequest:

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from schemas.columns import WEB_SIGNAL_FIELDS
 
+from .hosts import normalize_host, url_host
 from .robots import RuleSet
 
 #: The columns ingest adds to every document (null for inputs without HTTP headers or HTML).
@@ -345,21 +346,6 @@ class DomainListError(ValueError):
     """An opt-out domain list entry that cannot be used; the message says which line and why."""
 
 
-def normalize_host(host: str) -> Optional[str]:
-    """A host in comparable form: lower case, IDNA (punycode), no trailing dot, no ``*.``; None if empty."""
-    h = host.strip().lower().rstrip(".")
-    if h.startswith("*."):
-        h = h[2:]
-    h = h.lstrip(".")
-    if not h:
-        return None
-    try:
-        h = h.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-    return h
-
-
 def read_domain_file(path: str) -> list[str]:
     """Entries of an opt-out domain file: one per line, ``#`` comments and blank lines ignored."""
     with open(path, encoding="utf-8") as fh:
@@ -391,17 +377,6 @@ def check_domains(entries: Sequence[str], suffix_extractor: Any, where: str = "o
                 "example.co.uk (subdomains of a listed domain are covered)")
         out.add(host)
     return sorted(out)
-
-
-def host_of(url: Optional[str]) -> Optional[str]:
-    """The normalized host of a URL (no port), or None."""
-    if not isinstance(url, str):
-        return None
-    try:
-        host = urlsplit(url.strip()).hostname
-    except ValueError:
-        return None
-    return normalize_host(host) if host else None
 
 
 def robots_key(url: Optional[str]) -> Optional[tuple[str, str]]:
@@ -457,7 +432,7 @@ class OptoutEvaluator:
         self.noai_tokens = frozenset({"noai"} | {f"{a}:noai" for a in agents})
 
     def _domain(self, url: Optional[str]) -> Optional[str]:
-        host = host_of(url)
+        host = url_host(url)  # the same host normalization as takedown matching (pipelines.text.hosts)
         if not host or not self.domains:
             return None
         labels = host.split(".")
@@ -515,6 +490,6 @@ class OptoutEvaluator:
 
 __all__ = [
     "KNOWN_BOTS", "LICENSE_KINDS", "LICENSE_SOURCES", "RULES", "SIGNAL_COLUMNS", "SIGNAL_NAMES", "DomainListError",
-    "HostRobots", "OptoutEvaluator", "OptoutSettings", "check_domains", "classify_license", "host_of",
+    "HostRobots", "OptoutEvaluator", "OptoutSettings", "check_domains", "classify_license",
     "normalize_host", "parse_link_header", "read_domain_file", "robots_directives", "robots_key", "web_signals",
 ]

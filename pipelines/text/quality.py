@@ -18,7 +18,9 @@ Languages differ, and the signals adapt without needing the language stage:
 * Terminal punctuation includes the sentence enders of CJK, Devanagari, Arabic, Armenian, Ethiopic,
   Myanmar, Khmer and Tibetan scripts.
 * Stop words come from :mod:`pipelines.text.stopwords` for the document's language (null when there is
-  no list for it).
+  no list for it). As in the Gopher paper ("at least two of the following English words"), the signal
+  ``q_distinct_stop_words`` counts how many *different* stop words occur (lower-cased, surrounding
+  punctuation stripped), not their occurrences: "the the the" holds one.
 
 A signal that is null skips its rules. Per-language thresholds are configuration (``quality.languages``).
 """
@@ -45,7 +47,7 @@ SIGNALS: tuple[tuple[str, str], ...] = (
     ("q_bullet_lines", "float"),
     ("q_ellipsis_lines", "float"),
     ("q_alpha_words", "float"),
-    ("q_stop_words", "int"),
+    ("q_distinct_stop_words", "int"),
     ("q_dup_lines", "float"),
     ("q_dup_paragraphs", "float"),
     ("q_dup_line_chars", "float"),
@@ -206,7 +208,7 @@ def _word_signals(words: list[str], unsegmented: bool,
     stop = None if unsegmented else stopwords_for(lang)
     if not n_words:
         sig = {"q_mean_word_len": None if unsegmented else 0.0, "q_alpha_words": 0.0,
-               "q_stop_words": None if stop is None else 0}
+               "q_distinct_stop_words": None if stop is None else 0}
         empty = np.zeros(0, dtype=np.int64)
         return sig, empty, empty, 0, 0
     # A C-level loop; ids stay below n_words.
@@ -222,10 +224,10 @@ def _word_signals(words: list[str], unsegmented: bool,
         "q_alpha_words": int(counts[has_letter].sum()) / n_words,
     }
     if stop is not None:
-        is_stop = np.fromiter((w.lower().strip(_WORD_STRIP) in stop for w in uniq), dtype=bool, count=len(uniq))
-        sig["q_stop_words"] = int(counts[is_stop].sum())
+        # Distinct stop words (Gopher: "at least two of the following words"); "The" and "the," are one.
+        sig["q_distinct_stop_words"] = len(stop.intersection(w.lower().strip(_WORD_STRIP) for w in uniq))
     else:
-        sig["q_stop_words"] = None
+        sig["q_distinct_stop_words"] = None
     return sig, ids, lens, word_chars, int(lens.max())
 
 

@@ -6,7 +6,8 @@ them). The other lists were written for this project: each holds the most freque
 running text of any length above the minimum word count contains several. Languages without a list, and
 documents written without spaces between words (Chinese, Japanese, Thai, ...), skip the rule.
 
-Words are matched lower-cased, with surrounding punctuation stripped.
+Words are matched lower-cased, with surrounding punctuation stripped. The rule counts distinct stop words
+(``q_distinct_stop_words``) for every language: a repeated word counts once.
 """
 from __future__ import annotations
 

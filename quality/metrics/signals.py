@@ -25,7 +25,7 @@ MAIN_SIGNALS: tuple[str, ...] = (
     "q_mean_word_len",
     "q_symbol_ratio",
     "q_alpha_words",
-    "q_stop_words",
+    "q_distinct_stop_words",
     "q_dup_line_chars",
     "q_top_2gram",
     "q_c4_removed_lines",

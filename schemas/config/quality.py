@@ -46,7 +46,7 @@ QUALITY_RULES: tuple[RuleSpec, ...] = (
     RuleSpec("gopher_bullet_lines", "gopher_quality", "q_bullet_lines", "max", 0.9),
     RuleSpec("gopher_ellipsis_lines", "gopher_quality", "q_ellipsis_lines", "max", 0.3),
     RuleSpec("gopher_alpha_words", "gopher_quality", "q_alpha_words", "min", 0.8),
-    RuleSpec("gopher_stop_words", "gopher_quality", "q_stop_words", "min", 2),
+    RuleSpec("gopher_stop_words", "gopher_quality", "q_distinct_stop_words", "min", 2),
     # Gopher repetition filter
     RuleSpec("gopher_dup_lines", "gopher_repetition", "q_dup_lines", "max", 0.3),
     RuleSpec("gopher_dup_paragraphs", "gopher_repetition", "q_dup_paragraphs", "max", 0.3),
@@ -84,7 +84,7 @@ _DESCRIPTIONS = {
     "gopher_bullet_lines": "maximum share of lines starting with a bullet",
     "gopher_ellipsis_lines": "maximum share of lines ending with an ellipsis",
     "gopher_alpha_words": "minimum share of words with at least one letter",
-    "gopher_stop_words": "minimum number of stop words of the document's language",
+    "gopher_stop_words": "minimum number of distinct stop words of the document's language",
     "gopher_dup_lines": "maximum share of lines that repeat an earlier line",
     "gopher_dup_paragraphs": "maximum share of paragraphs that repeat an earlier paragraph",
     "gopher_dup_line_chars": "maximum share of characters in repeated lines",

@@ -31,8 +31,8 @@ from quality.charts import COLORS
 from quality.report import write_report
 from schemas.config import load_config
 from schemas.config.gates import GatesSection
+from tests.e2e.demo_support import clean_demo_texts
 
-DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "assets" / "demo"
 CHROMIUM = os.environ.get("CORPUSFORGE_CHROMIUM", "/usr/bin/chromium")
 
 NAME = "Quillon Vantablack"
@@ -49,27 +49,12 @@ CANARIES = [NAME, "Quillon", "Vantablack", EMAIL, "qv.canary7319", PHONE, "41555
             STREET, "Evergreen"]
 
 
-def _clean_docs() -> dict[str, list[str]]:
-    """Texts of clean demo documents (no duplicate, PII or junk planted in them), by language, by id."""
-    truth = json.loads((DEMO / "manifest.json").read_text())
-    special = {i for g in truth["exact_duplicates"] for i in g["ids"]}
-    special |= {i for c in truth["near_duplicates"] for i in [c["base"]] + [m["id"] for m in c["members"]]}
-    special |= {p["id"] for p in truth["pii"]} | {j["id"] for j in truth["junk"]}
-    texts = {}
-    for line in (DEMO / "part-00000.jsonl").read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        texts[rec["id"]] = rec["text"]
-    return {lang: [texts[i] for i in sorted(ids) if i not in special and i in texts]
-            for lang, ids in truth["languages"].items()}
-
-
 def _line(**kw) -> str:
     return json.dumps(kw, ensure_ascii=False) + "\n"
 
 
 def _corpus(root: Path) -> list[str]:
-    clean = _clean_docs()
-    en, de = clean["en"][:11], clean["de"][:2]
+    en, de = clean_demo_texts("en", 11), clean_demo_texts("de", 2)
     web, forum = root / "web", root / "forum"
     web.mkdir(parents=True)
     forum.mkdir()

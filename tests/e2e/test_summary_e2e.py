@@ -32,9 +32,9 @@ from pipelines.store import DatasetStore, run_entries
 from pipelines.takedown.apply import apply_takedowns
 from quality.report import write_report
 from schemas.config import load_config
+from tests.e2e.demo_support import clean_demo_texts
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "pipelines" / "assets" / "demo"
 GOLDEN = REPO / "tests" / "golden" / "compliance"
 REGEN = os.environ.get("CORPUSFORGE_REGEN_GOLDEN") == "1"
 CHROMIUM = os.environ.get("CORPUSFORGE_CHROMIUM", "/usr/bin/chromium")
@@ -72,19 +72,6 @@ card:
 """
 
 
-def _english(n: int) -> list[str]:
-    truth = json.loads((DEMO / "manifest.json").read_text())
-    special = {i for g in truth["exact_duplicates"] for i in g["ids"]}
-    special |= {i for c in truth["near_duplicates"] for i in [c["base"]] + [m["id"] for m in c["members"]]}
-    special |= {p["id"] for p in truth["pii"]} | {j["id"] for j in truth["junk"]}
-    texts = {}
-    for line in (DEMO / "part-00000.jsonl").read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        texts[rec["id"]] = rec["text"]
-    ids = [i for i in sorted(truth["languages"]["en"]) if i not in special and i in texts]
-    return [texts[i] for i in ids[:n]]
-
-
 def _warc_record(url: str, date: str, rid: str, html_body: str) -> bytes:
     http = ("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html_body).encode("utf-8")
     head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\nWARC-Date: {date}\r\n"
@@ -94,7 +81,7 @@ def _warc_record(url: str, date: str, rid: str, html_body: str) -> bytes:
 
 
 def build_inputs(root: Path) -> list[str]:
-    texts = _english(40)
+    texts = clean_demo_texts("en", 40)
     pos = 0
     records = []
     for s, (host, pages, paras) in enumerate(SITES):

@@ -13,7 +13,8 @@ from jobs.cmd_takedown import _requests_of
 from pipelines.nightly import run_nightly
 from pipelines.runner import run_pipeline
 from pipelines.store import DatasetStore, read_jsonl
-from pipelines.text.optout import DomainListError, host_of
+from pipelines.text.hosts import url_host
+from pipelines.text.optout import DomainListError
 from schemas.config import load_config
 from tests.spark.nightly_support import demo_records, fast_config, write_partition
 from tests.unit.test_optout import html_page, warc_response
@@ -123,8 +124,8 @@ def test_a_domain_added_to_the_list_leaves_published_versions_at_the_next_nightl
     r1 = run_nightly(cfg, raw, "2024-01-01", store.root, spark=spark)
     assert r1.status == "published" and r1.optout_domains_added == []
     curated = pq.read_table(store.runs_dir / r1.run_id / "curated").to_pylist()
-    host = host_of(curated[0]["url"])
-    victims = {r["doc_id"] for r in curated if host_of(r["url"]) == host or host_of(r["url"]).endswith("." + host)}
+    host = url_host(curated[0]["url"])
+    victims = {r["doc_id"] for r in curated if url_host(r["url"]) == host or url_host(r["url"]).endswith("." + host)}
     assert victims
 
     # The owner adds the domain; the next night removes it from what is published, then runs as usual.

@@ -270,7 +270,8 @@ def test_prose_documents_pass_gopher_and_c4_style_rules(corpus):
         assert 3 <= sum(len(w) for w in words) / len(words) <= 10
         assert sum(any(c.isalpha() for c in w) for w in words) >= 0.8 * len(words)
         if lang == "en":
-            assert sum(w.lower().strip(".,?!") in stop_words for w in words) >= 2, doc_id
+            # Gopher: at least two different stop words.
+            assert len({w.lower().strip(".,?!") for w in words} & stop_words) >= 2, doc_id
         repetitive += _duplicate_ngram_char_fraction(words, 5) > 0.15
     assert checked > 100
     assert repetitive <= 0.01 * checked

@@ -200,6 +200,26 @@ def test_domain_rule_matches_subdomains_only_and_precedence():
     assert fired == ["domains", "tdm_reservation", "robots_noai"] and reason == "optout:domains"
 
 
+def test_domain_rule_matches_every_form_of_an_internationalized_host():
+    ev = OptoutEvaluator(OptoutSettings(domains=("xn--bcher-kva.de",)))  # check_domains writes IDNA form
+    for url in ("https://b\u00fccher.de/a", "https://www.B\u00dcCHER.de./a", "http://xn--bcher-kva.de:8080/",
+                "https://XN--BCHER-KVA.DE/"):
+        assert ev.evaluate(url, None, None, None, None)[1] == "domain xn--bcher-kva.de", url
+    assert ev.evaluate("https://bucher.de/", None, None, None, None)[2] is None
+
+
+def test_hosts_normalize_once():
+    from pipelines.text.hosts import comparable_host, normalize_host, url_host
+
+    assert normalize_host(" *.Www.B\u00dccher.DE. ") == "www.xn--bcher-kva.de"
+    assert normalize_host("\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com") == "example.com"  # full-width
+    assert normalize_host("a..b") is None and normalize_host("x" * 64 + ".com") is None
+    assert normalize_host("") is None and normalize_host(" . ") is None
+    assert comparable_host("A..B.") == "a..b" and comparable_host(".") is None
+    assert url_host("https://user:pw@B\u00dcCHER.de.:8443/p?q#f") == "xn--bcher-kva.de"
+    assert url_host("not a url") is None and url_host(None) is None and url_host("http://[::1/") is None
+
+
 def test_domain_list_is_checked_against_the_public_suffix_list():
     ext = offline_extractor()
     assert check_domains(["Example.CO.UK", "*.blog.example.com", "alice.github.io", "b\u00fccher.de"], ext) == [

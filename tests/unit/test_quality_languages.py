@@ -36,7 +36,7 @@ def test_unsegmented_scripts_count_characters_and_skip_word_rules(text, lang):
     # Units are characters: far more than the whitespace tokens (which are only a handful).
     assert signals["q_words"] > 5 * len(text.split())
     assert signals["q_mean_word_len"] is None
-    assert signals["q_stop_words"] is None
+    assert signals["q_distinct_stop_words"] is None
     assert signals["q_alpha_words"] == 1.0
 
 
@@ -55,19 +55,20 @@ def test_unsegmented_text_fails_short_doc_on_characters():
 def test_stop_words_follow_the_document_language():
     ev = QualityEvaluator(QualitySection())
     de_as_de, reason_de = ev.evaluate(DE, "de")
-    assert reason_de is None and de_as_de["q_stop_words"] >= 10
+    distinct_de = {w.lower().strip(".,") for w in DE.split()} & STOPWORDS["de"]
+    assert reason_de is None and de_as_de["q_distinct_stop_words"] == len(distinct_de) >= 5
     de_as_en, reason_en = ev.evaluate(DE, None)  # no lang: default_language (en) applies
-    assert de_as_en["q_stop_words"] < 2 and reason_en == "quality:gopher_stop_words"
+    assert de_as_en["q_distinct_stop_words"] < 2 and reason_en == "quality:gopher_stop_words"
 
 
 def test_default_language_null_skips_stop_words():
     signals, reason = QualityEvaluator(QualitySection(default_language=None)).evaluate(DE, None)
-    assert signals["q_stop_words"] is None and reason is None
+    assert signals["q_distinct_stop_words"] is None and reason is None
 
 
 def test_language_without_list_skips_stop_words():
     assert stopwords_for("sw") is None
-    assert compute_signals(DE, "sw")["q_stop_words"] is None
+    assert compute_signals(DE, "sw")["q_distinct_stop_words"] is None
 
 
 def test_per_language_override():

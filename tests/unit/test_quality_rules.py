@@ -199,9 +199,9 @@ def _top_ngram_doc(seed: int, lengths: list[int], copies: int):
     g = Gen(seed)
     gram = [g.word() if n > 1 else chr(ord("q") + i) for i, n in enumerate(lengths)]
     lines = []
-    for _ in range(copies):
+    for i in range(copies):
         ws = g.words(4) + gram + g.words(3)
-        ws.insert(2, "the")
+        ws.insert(2, STOP[i % len(STOP)])  # different stop words: the rule counts distinct ones
         ws[0] = ws[0].capitalize()
         lines.append(" ".join(ws) + ".")
     return "\n".join(lines), gram
@@ -211,9 +211,9 @@ def d_gopher_top_2gram():
     g = Gen(15)
     gram = ["zorbalik", "quintemar"]
     lines = []
-    for _ in range(12):
+    for i in range(12):
         ws = g.words(6) + gram + g.words(2)
-        ws.insert(3, "the")
+        ws.insert(3, STOP[i % len(STOP)])  # different stop words: the rule counts distinct ones
         ws[0] = ws[0].capitalize()
         lines.append(" ".join(ws) + ".")
     text = "\n".join(lines)
@@ -342,7 +342,28 @@ def test_clean_document_passes_every_rule():
     assert failing(text, section) == []
     signals, reason = QualityEvaluator(section).evaluate(text, "en")
     assert reason is None
-    assert signals["q_words"] == 88 and signals["q_stop_words"] == 8
+    stop_used = {w.lower().strip(".") for w in text.split()} & set(STOP)
+    assert signals["q_words"] == 88 and signals["q_distinct_stop_words"] == len(stop_used) >= 2
+
+
+def test_stop_word_rule_counts_distinct_words():
+    # Gopher: "at least two of the following English words". One stop word, however often and in whatever
+    # case or punctuation, is one; a second different one passes the rule.
+    g = Gen(40)
+    one = [f"{w.capitalize()} {g.word()} {g.word()} {g.word()} {g.word()} {g.word()} {g.word()} {g.word()}."
+           for w in ["the", "The", "the,", "(the", "THE", "the"] * 2]
+    text = "\n".join(one)
+    signals = compute_signals(text, "en")
+    assert sum(w.lower().strip(".,(") == "the" for w in text.split()) == 12
+    assert signals["q_distinct_stop_words"] == 1
+    assert failing(text, QualitySection()) == ["gopher_stop_words"]
+    assert compute_signals("the the the", "en")["q_distinct_stop_words"] == 1
+    two = text + "\n" + f"{g.word().capitalize()} and {g.word()} {g.word()} {g.word()}."
+    assert compute_signals(two, "en")["q_distinct_stop_words"] == 2
+    assert failing(two, QualitySection()) == []
+    # The other languages' lists count distinct words too.
+    assert compute_signals("und und und und", "de")["q_distinct_stop_words"] == 1
+    assert compute_signals("und die und die", "de")["q_distinct_stop_words"] == 2
 
 
 @pytest.mark.parametrize("rule", RULE_NAMES)

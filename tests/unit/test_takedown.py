@@ -74,6 +74,43 @@ def test_matcher_kinds():
     assert normalize_url("not a url") is None and normalize_url("http://h:8080") == "http://h:8080/"
 
 
+def test_matcher_compares_hosts_in_one_form():
+    # The same host written as IDN or punycode, in upper case, with a trailing dot or a port: one host, for
+    # every URL-based kind and whichever form the request or the document uses.
+    m = RequestMatcher(load_requests([
+        {"request_id": "r-idn", "domain": "B\u00dcCHER.example."},
+        {"request_id": "r-puny", "domain": "xn--strae-oqa.example"},
+        {"request_id": "r-url", "url": "https://xn--caf-dma.example/menu"},
+        {"request_id": "r-pre", "url_prefix": "https://Caf\u00e9.example./people/"},
+    ]))
+    for url in ("https://xn--bcher-kva.example/a", "https://b\u00fccher.example/a", "https://B\u00dcCHER.EXAMPLE/a",
+                "https://www.b\u00fccher.example./a", "http://xn--bcher-kva.example:8080/a",
+                "https://WWW.XN--BCHER-KVA.EXAMPLE.:443/a"):
+        assert m.match("z", url, None) == [("r-idn", "domain")], url
+    for url in ("https://stra\u00dfe.example/", "https://xn--strae-oqa.example./", "https://STRA\u00dfE.example:81/"):
+        # Python's IDNA codec (IDNA 2003) maps "ß" to "ss": the Unicode form compares as strasse.example.
+        expected = [("r-puny", "domain")] if "xn--" in url else []
+        assert m.match("z", url, None) == expected, url
+    for url in ("https://caf\u00e9.example/menu", "https://CAF\u00c9.example.:443/menu", "https://xn--caf-dma.example/menu"):
+        assert m.match("z", url, None) == [("r-url", "url")], url
+    assert m.match("z", "https://xn--caf-dma.example/people/jane", None) == [("r-pre", "url_prefix")]
+    assert m.match("z", "https://cafe.example/menu", None) == []
+    assert m.match("z", "https://xn--bcher-kva.example.evil.io/a", None) == []
+    assert load_requests([{"request_id": "r", "domain": "b\u00fccher.example"}])[0].value == "xn--bcher-kva.example"
+    assert normalize_url("https://B\u00dcCHER.example.:8443/x#f") == "https://xn--bcher-kva.example:8443/x"
+    # A host IDNA cannot encode (an empty label) still matches itself in another case, as before.
+    odd = RequestMatcher(load_requests([{"request_id": "r-odd", "domain": "a..Example.com"}]))
+    assert odd.match("z", "http://x.A..example.com/", None) == [("r-odd", "domain")]
+
+
+def test_takedown_and_optout_share_the_host_normalization():
+    import pipelines.takedown.requests as requests_module
+    from pipelines.text import hosts, optout
+
+    assert requests_module.url_host is hosts.url_host and optout.url_host is hosts.url_host
+    assert optout.normalize_host is hosts.normalize_host
+
+
 def test_rewrite_shard_removes_only_the_listed_rows(tmp_path):
     with ShardWriter(tmp_path / "s", vocab_size=500, tokenizer_sha256="ab" * 32, eos_id=0, eos_appended=True,
                      dataset_version="t", target_shard_bytes=10**6, row_group_bytes=400) as w:

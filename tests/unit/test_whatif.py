@@ -153,6 +153,21 @@ def test_rejected_overrides(tmp_path, override, match):
         run_whatif(run, [override])
 
 
+def test_run_from_an_older_version_lists_missing_signals(tmp_path, caplog):
+    # Runs written before the stop-word rule counted distinct words store the occurrence count q_stop_words.
+    run, _, _ = _write_run(tmp_path)
+    assert run_whatif(run)["missing_signals"] == []
+    for part in sorted(run.glob("*/part-*.parquet")):
+        t = pq.read_table(part)
+        names = ["q_stop_words" if c == "q_distinct_stop_words" else c for c in t.column_names]
+        pq.write_table(t.rename_columns(names), part)
+    with caplog.at_level("WARNING", logger="pipelines.whatif"):
+        report = run_whatif(run)
+    assert report["missing_signals"] == ["q_distinct_stop_words"]
+    assert "gopher_stop_words" in caplog.text and "q_distinct_stop_words" in caplog.text
+    assert "gopher_stop_words" not in report["whatif"]["quality"]["by_rule"]  # skipped, as for a null signal
+
+
 def test_not_a_run(tmp_path):
     with pytest.raises(WhatIfError, match="run.json"):
         run_whatif(tmp_path)
