@@ -21,11 +21,12 @@ BENCH_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py pipelines/text/_minhash_kernel.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	@# torch first and pinned: an unpinned torch can pull a multi-GB CUDA build.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	@# also compiles the MinHash kernel (setup.py; needs a C compiler, else numpy is used with a warning)
 	$(BIN)/python -m pip install --quiet -e ".[dev,pack]"
 	@# presidio-evaluator: its sentence generator and templates make the PII parity test's and benchmark's
 	@# evaluation sets. --no-deps: its declared requirements (transformers, plotly, scikit-learn, pandas>=3)

@@ -23,6 +23,10 @@ are done for it, untimed. ``identical`` checks our signatures against it bit for
 per document (which redraws the permutations each time) is reported only as a second, labelled row.
 The sides run interleaved in one process, best of three rounds each.
 
+Our side runs the implementation that :mod:`pipelines.text.minhash` picks (the compiled kernel when it is
+built, else numpy; ``--kernel numpy`` or ``CORPUSFORGE_MINHASH_KERNEL=numpy`` forces the fallback); every
+corpus records it as ``kernel``, and ``identical`` holds for both.
+
 The end-to-end row times the near-dedup stage in Spark local mode on :func:`make_near_dup_corpus`; the
 comparison with datatrove's MinHash pipeline is ``benchmarks/near_dedup_peer.py``.
 """
@@ -229,7 +233,8 @@ def bench_signatures(
 
     from pipelines.text import minhash as mh
 
-    mh.signatures(texts[:batch], "word", ngram, num_perm, seed)  # warm-up: power tables, permutation cache
+    kernel = mh.active_kernel()
+    mh.signatures(texts[:batch], "word", ngram, num_perm, seed)  # warm-up: tables, permutation cache
     hashes, owner = mh.shingle_hashes(texts, "word", ngram)
     bounds = np.searchsorted(owner, np.arange(len(texts) + 1))
     per_doc = [hashes[bounds[i] : bounds[i + 1]].tolist() for i in range(len(texts))]
@@ -262,6 +267,7 @@ def bench_signatures(
         "num_perm": num_perm,
         "ngram": ngram,
         "rounds": rounds,
+        "kernel": kernel,
         "docs_per_cpu_s": {k: round(v, 1) for k, v in rates.items()},
         "speedup_text_vs_datasketch_bulk": round(rates["ours_text_to_signature"] / rates["datasketch_bulk_lean"], 2),
         "speedup_from_hashes_vs_datasketch_bulk": round(
@@ -327,7 +333,7 @@ def _rows(report: dict) -> list[dict]:
         d = r["docs_per_cpu_s"]
         rows.append({
             "measure": f"MinHash signatures, {label} ({r['documents']} docs), docs per CPU-s, bit-identical: "
-                       f"{r['identical']}",
+                       f"{r['identical']}, {r.get('kernel', '?')} kernel",
             "corpusforge": f"{d['ours_text_to_signature']:,.0f} (text to signature)",
             "peer": f"datasketch bulk + LeanMinHash, hashes given: {d['datasketch_bulk_lean']:,.0f}",
             "ratio": f"{r['speedup_text_vs_datasketch_bulk']}x",
@@ -363,15 +369,16 @@ def _machine() -> dict:
 
 def table(report: dict) -> str:
     """The signature figures as a Markdown table."""
-    rows = ["| corpus | docs | ours text->sig | ours from hashes | datasketch bulk+Lean | datasketch per-object "
-            "| ours/bulk | identical |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| corpus | docs | kernel | ours text->sig | ours from hashes | datasketch bulk+Lean "
+            "| datasketch per-object | ours/bulk | identical |", "|---|---|---|---|---|---|---|---|---|"]
     for key in ("real_pages", "generator", "random_ascii"):
         r = report.get(key) or {}
         if "docs_per_cpu_s" not in r:
             continue
         d = r["docs_per_cpu_s"]
         rows.append(
-            f"| {key} | {r['documents']} | {d['ours_text_to_signature']:,.0f} | {d['ours_from_hashes']:,.0f} "
+            f"| {key} | {r['documents']} | {r.get('kernel', '?')} | {d['ours_text_to_signature']:,.0f} "
+            f"| {d['ours_from_hashes']:,.0f} "
             f"| {d['datasketch_bulk_lean']:,.0f} | {d.get('datasketch_per_object', float('nan')):,.0f} "
             f"| **{r['speedup_text_vs_datasketch_bulk']}x** | {r['identical']} |"
         )
@@ -493,6 +500,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--size", default="quick", choices=sorted(SIZES), help="documents per corpus: %s" % SIZES)
     p.add_argument("--docs", type=int, default=None, help="override the documents per corpus")
     p.add_argument("--num-perm", type=int, default=128)
+    p.add_argument("--kernel", choices=("auto", "compiled", "numpy"), default=None,
+                   help="MinHash implementation of our side (sets CORPUSFORGE_MINHASH_KERNEL; default: as set, "
+                   "else auto: the compiled kernel when built)")
     p.add_argument("--end-to-end", action="store_true", help="also time the Spark stage (local mode)")
     p.add_argument("--master", default="local[*]")
     p.add_argument("--partitions", type=int, default=None)
@@ -500,6 +510,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--output", type=Path, default=None, help="also write the JSON here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.kernel:
+        os.environ["CORPUSFORGE_MINHASH_KERNEL"] = args.kernel
     report = run(args.size, num_perm=args.num_perm, end_to_end=args.end_to_end, docs=args.docs,
                  master=args.master, partitions=args.partitions)
     text = json.dumps(report, indent=2)

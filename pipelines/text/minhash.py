@@ -1,14 +1,12 @@
-"""MinHash signatures and LSH band keys, vectorized with numpy (no pyspark here).
+"""MinHash signatures and LSH band keys: a compiled kernel, with numpy as the fallback (no pyspark here).
 
 The pieces, and the contract each one keeps:
 
 Normalization (:func:`normalize_for_shingles`)
-    Unicode NFKC, then ``str.casefold()``, then every run of characters that are not letters, marks or
-    digits (punctuation, symbols, whitespace, control characters, ``_``) becomes one space, and the
-    result is stripped. "Hello,  World!" and "hello world" shingle identically. Batches are normalized
-    as arrays (:func:`_normalized_codepoints`: NFKC and case folding per non-ASCII text, then one lookup
-    of every code point in a lazily filled ``str.isalnum`` table, separator runs collapsed and ASCII
-    lower-cased over the whole batch); a test keeps it equal to the string rule text by text.
+    Unicode NFKC, then ``str.casefold()``, then every run of characters that are not alphanumeric in
+    ``str.isalnum``'s sense (punctuation, symbols, whitespace, control characters, combining marks,
+    ``_``) becomes one space, and the result is stripped. "Hello,  World!" and "hello world" shingle
+    identically.
 
 Shingles
     ``word``: n consecutive words of the normalized text (a document with fewer than n words has no
@@ -45,11 +43,38 @@ LSH parameters (:func:`optimal_param`, defined in :mod:`schemas.lsh` and re-expo
     probability areas), with the integrals computed exactly by Gauss-Legendre quadrature: the
     integrands are polynomials of degree ``b*r <= num_perm``. It lives in ``schemas`` because config
     validation derives the default bands and rows from it.
+
+Implementations (:data:`KERNEL_ENV`, :func:`active_kernel`)
+    Both give the same values bit for bit (``tests/unit/test_minhash_kernel.py`` compares them with each
+    other and with the plain-Python reference on fixed and random texts).
+
+    * **compiled** (``pipelines/text/_minhash_kernel.c``, the extension ``pipelines.text._minhash_kernel``
+      that ``setup.py`` builds on install): per batch, Python runs only NFKC (``unicodedata``) on the
+      non-ASCII texts that fail its quick check, line by line (:func:`_nfkc`); the kernel then, per text, with the
+      GIL released, case-folds (a per-process table that ``str.casefold`` fills for the code points that
+      occur: case folding works code point by code point), classifies (CPython's own ``str.isalnum``
+      test, cached in a table), collapses separator runs and lower-cases ASCII, accumulates the prefix
+      sums, hashes every shingle span, and folds ``fmix32`` and the permutations into the running
+      minimum in blocks of 64 permutations held in vector registers (gcc builds AVX-512, AVX2 and
+      baseline variants of that loop and picks one when the module loads). No (permutations x shingles)
+      matrix is formed. Batches are cut at about 2**20 code points per call.
+    * **numpy**: normalization as array operations over the batch (:func:`_normalized_codepoints`:
+      NFKC and case folding per non-ASCII text, one lookup of every code point in a lazily filled
+      ``str.isalnum`` table, separator runs collapsed and ASCII lower-cased over the whole batch), the
+      prefix sums and span hashes as array passes, and the permutations over chunks of a (permutations x
+      shingles) matrix of at most 8 MiB. 4-5x slower than the kernel on real web pages.
+
+    ``CORPUSFORGE_MINHASH_KERNEL``: ``auto`` (default) uses the kernel when it is built, else numpy with one
+    warning per process; ``compiled`` raises :class:`KernelUnavailableError` when it is not built;
+    ``numpy`` forces the fallback. The kernel is missing when the install had no C compiler, and when the
+    code runs from a zip (``spark-submit --py-files``), from which Python cannot load extensions.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,7 +84,21 @@ import numpy as np
 
 from schemas.lsh import collision_probability, optimal_param
 
+try:  # the compiled kernel (setup.py builds it; absent without a C compiler, see _kernel())
+    from pipelines.text import _minhash_kernel as _KERNEL
+    _KERNEL_ERROR = ""
+except ImportError as _exc:  # pragma: no cover - depends on the build
+    _KERNEL = None
+    _KERNEL_ERROR = str(_exc)
+
 log = logging.getLogger(__name__)
+
+#: Environment variable that picks the implementation: ``auto`` (default: the compiled kernel when it is
+#: built, else numpy with one warning per process), ``compiled`` (an error when it is not built) or
+#: ``numpy``. Both give the same values bit for bit.
+KERNEL_ENV = "CORPUSFORGE_MINHASH_KERNEL"
+_KERNEL_MODES = ("auto", "compiled", "numpy")
+_fallback_warned = threading.Event()
 
 SHINGLE_HASH_VERSION = 1
 #: datasketch permutation scheme these signatures match.
@@ -76,13 +115,16 @@ EMPTY_HASH_VALUE = np.uint32(0xFFFFFFFF)
 _U64 = np.uint64
 _U32 = np.uint32
 
-# Letters, marks and digits survive; everything else (incl. "_") separates words.
+# Alphanumeric characters (str.isalnum) survive; everything else (incl. "_" and combining marks) separates words.
 _SEPARATORS = re.compile(r"[\W_]+", re.UNICODE)
 
 # Cells of the (num_perm x shingles) uint32 matrix computed at once: 8 MiB whatever the document sizes.
 _CHUNK_CELLS = 1 << 21
 # Code points per vectorized hashing pass: the uint64 work arrays (2 MiB each) stay in cache.
 _MAX_BATCH_CODEPOINTS = 1 << 18
+# Code points per compiled-kernel call: bounds its hash buffer (4 bytes per code point) and the
+# NFKC-normalized copies of one call's texts.
+_KERNEL_BATCH_CODEPOINTS = 1 << 20
 
 
 # ASCII fast path of the same rule: ASCII is NFKC-invariant and casefold() == lower() there; letters
@@ -219,6 +261,99 @@ class _WordCharTable:
 _WORD_CHARS = _WordCharTable()
 
 
+class KernelUnavailableError(RuntimeError):
+    """``CORPUSFORGE_MINHASH_KERNEL=compiled`` but the compiled kernel is not built in this installation."""
+
+
+def _kernel_mode() -> str:
+    mode = os.environ.get(KERNEL_ENV, "").strip().lower() or "auto"
+    if mode not in _KERNEL_MODES:
+        raise ValueError(f"{KERNEL_ENV}={mode!r}: use one of {', '.join(_KERNEL_MODES)}")
+    return mode
+
+
+def _kernel():
+    """The compiled kernel module when it is to be used, else None (numpy), per :data:`KERNEL_ENV`."""
+    mode = _kernel_mode()
+    if mode == "numpy":
+        return None
+    if _KERNEL is not None:
+        return _KERNEL
+    if mode == "compiled":
+        raise KernelUnavailableError(
+            f"{KERNEL_ENV}=compiled but pipelines.text._minhash_kernel is not importable ({_KERNEL_ERROR}); "
+            "reinstall corpusforge where a C compiler is available (pip install -e . or make install)"
+        )
+    if not _fallback_warned.is_set():
+        _fallback_warned.set()
+        log.warning(
+            "the compiled MinHash kernel (pipelines.text._minhash_kernel) is not built (%s); MinHash uses the "
+            "numpy implementation: same signatures, several times slower. Reinstall corpusforge where a C "
+            "compiler is available (pip install -e . or make install) to build it", _KERNEL_ERROR,
+        )
+    return None
+
+
+def active_kernel() -> str:
+    """``"compiled"`` or ``"numpy"``: the implementation that :func:`signatures` and :func:`shingle_hashes`
+    use now (per :data:`KERNEL_ENV` and whether the kernel is built)."""
+    return "compiled" if _kernel() is not None else "numpy"
+
+
+def _sub_batches(texts: Sequence[str], limit: int) -> Iterable[tuple[int, int]]:
+    """``(i, j)`` ranges of ``texts`` of at most ``limit`` code points each (a longer text alone)."""
+    i = 0
+    while i < len(texts):
+        j, size = i, 0
+        while j < len(texts) and (j == i or size + len(texts[j]) <= limit):
+            size += len(texts[j])
+            j += 1
+        yield i, j
+        i = j
+
+
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, normalizing only the lines that need it.
+
+    A line feed is ASCII: it has canonical combining class 0, is its own NFKC and composes with nothing,
+    so NFKC never reorders or composes across it and the NFKC of a text is the NFKC of its lines joined
+    by line feeds (UAX #15's stable-character boundaries). Web pages that fail the quick check usually do
+    so on a few lines (a no-break space, a fraction, fullwidth punctuation), and most lines pass it.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return "\n".join([
+        line if line.isascii() or unicodedata.is_normalized("NFKC", line) else unicodedata.normalize("NFKC", line)
+        for line in text.split("\n")
+    ])
+
+
+def _kernel_batch(
+    kernel, texts: list[str], kind: ShingleKind, ngram: int, normalized: bool, perms: Optional[tuple], n_perm: int
+) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Hashes, per-text shingle counts and (with ``perms``) signatures of ``texts`` by the compiled kernel.
+
+    NFKC of non-ASCII texts runs here in Python (unicodedata); the kernel does the rest of the
+    normalization (case folding through a table that ``str.casefold`` fills, code point by code point as
+    ``str.casefold`` works; word characters by ``str.isalnum``'s own test; separator runs), the shingle
+    hashes and the permutation minimum, with the GIL released.
+    """
+    n = len(texts)
+    counts = np.zeros(n, dtype=np.int64)
+    sig = np.empty((n, n_perm), dtype=_U32) if perms is not None else None
+    a, b = perms if perms is not None else (None, None)
+    parts = []
+    for i, j in _sub_batches(texts, _KERNEL_BATCH_CODEPOINTS):
+        part = texts[i:j]
+        if not normalized:
+            part = [t if t.isascii() else _nfkc(t) for t in part]
+        raw = kernel.run(part, kind == "char", ngram, not normalized, a, b, None if sig is None else sig[i:j],
+                         counts[i:j])
+        parts.append(np.frombuffer(raw, dtype=_U32))
+    hashes = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.empty(0, dtype=_U32))
+    return hashes, counts, sig
+
+
 def _normalized_codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`normalize_for_shingles` of a batch, vectorized: code points (uint64) of the normalized texts,
     concatenated, and each text's normalized length.
@@ -316,20 +451,29 @@ def shingle_hashes(
         ``(hashes, owner)``: uint32 hashes of every shingle (duplicates included, in text order) and the
         int64 index of the text each one belongs to (non-decreasing).
     """
+    _check_shingle_args(kind, ngram)
+    raw = [t or "" for t in texts]
+    kernel = _kernel()
+    if kernel is not None:
+        hashes, counts, _ = _kernel_batch(kernel, raw, kind, ngram, normalized, None, 0)
+        return hashes, np.repeat(np.arange(len(raw), dtype=np.int64), counts)
+    return _shingle_hashes_numpy(raw, kind, ngram, normalized)
+
+
+def _check_shingle_args(kind: str, ngram: int) -> None:
     if kind not in ("word", "char"):
         raise ValueError(f"unknown shingle kind {kind!r}; use 'word' or 'char'")
     if ngram < 1:
         raise ValueError(f"ngram must be >= 1, got {ngram}")
-    raw = [t or "" for t in texts]
+
+
+def _shingle_hashes_numpy(raw: list[str], kind: ShingleKind, ngram: int,
+                          normalized: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingle_hashes` in numpy (the fallback, and the definition the compiled kernel is tested on)."""
     out_h: list[np.ndarray] = []
     out_o: list[np.ndarray] = []
     # Sub-batches bound the code point arrays; one huge document forms its own sub-batch.
-    i = 0
-    while i < len(raw):
-        j, size = i, 0
-        while j < len(raw) and (j == i or size + len(raw[j]) <= _MAX_BATCH_CODEPOINTS):
-            size += len(raw[j])
-            j += 1
+    for i, j in _sub_batches(raw, _MAX_BATCH_CODEPOINTS):
         if normalized:
             lengths = np.fromiter(map(len, raw[i:j]), dtype=np.int64, count=j - i)
             joined = "".join(raw[i:j])
@@ -339,7 +483,6 @@ def shingle_hashes(
         h, o = _shingle_hashes_flat(cps, lengths, kind, ngram)
         out_h.append(h)
         out_o.append(o + i)
-        i = j
     if not out_h:
         return np.empty(0, dtype=_U32), np.empty(0, dtype=np.int64)
     return np.concatenate(out_h), np.concatenate(out_o)
@@ -375,6 +518,21 @@ def signatures_from_hashes(
         ``(n_docs, num_perm)`` uint32 array, equal row by row to datasketch's ``affine32`` MinHash.
     """
     a, b = permutations(num_perm, seed)
+    kernel = _kernel()
+    if kernel is not None and len(hashes):
+        owner = np.asarray(owner, dtype=np.int64)
+        if len(owner) != len(hashes) or owner[0] < 0 or owner[-1] >= n_docs or (np.diff(owner) < 0).any():
+            raise ValueError("owner must be non-decreasing document indexes below n_docs, one per hash")
+        sig = np.empty((n_docs, num_perm), dtype=_U32)
+        bounds = np.searchsorted(owner, np.arange(n_docs + 1, dtype=np.int64)).astype(np.int64)
+        kernel.fold(np.ascontiguousarray(hashes, dtype=_U32), bounds, a, b, sig)
+        return sig
+    return _signatures_from_hashes_numpy(hashes, owner, n_docs, a, b)
+
+
+def _signatures_from_hashes_numpy(hashes: np.ndarray, owner: np.ndarray, n_docs: int, a: np.ndarray,
+                                  b: np.ndarray) -> np.ndarray:
+    num_perm = len(a)
     sig = np.full((n_docs, num_perm), EMPTY_HASH_VALUE, dtype=_U32)
     if len(hashes) == 0:
         return sig
@@ -423,8 +581,14 @@ def signatures(
     Returns:
         A :class:`SignatureBatch`.
     """
-    hashes, owner = shingle_hashes(texts, kind, ngram)
+    _check_shingle_args(kind, ngram)
     n = len(texts)
+    kernel = _kernel()
+    if kernel is not None:
+        perms = permutations(num_perm, seed)
+        hashes, counts, sig = _kernel_batch(kernel, [t or "" for t in texts], kind, ngram, False, perms, num_perm)
+        return SignatureBatch(sig, counts, hashes, np.repeat(np.arange(n, dtype=np.int64), counts))
+    hashes, owner = shingle_hashes(texts, kind, ngram)
     sig = signatures_from_hashes(hashes, owner, n, num_perm, seed)
     counts = np.bincount(owner, minlength=n).astype(np.int64) if len(owner) else np.zeros(n, dtype=np.int64)
     return SignatureBatch(sig, counts, hashes, owner)
@@ -468,9 +632,12 @@ def sorted_unique(hashes: Iterable[int]) -> np.ndarray:
 
 __all__ = [
     "EMPTY_HASH_VALUE",
+    "KERNEL_ENV",
+    "KernelUnavailableError",
     "PERMUTATION_SCHEME",
     "SHINGLE_HASH_VERSION",
     "SignatureBatch",
+    "active_kernel",
     "band_keys",
     "collision_probability",
     "estimated_jaccard",

@@ -34,6 +34,13 @@ def test_bench_signatures_reports_identical_and_rates():
         "ours_text_to_signature", "ours_from_hashes", "datasketch_bulk_lean", "datasketch_per_object"
     }
     assert out["non_ascii_documents"] == 24
+    assert out["kernel"] == mh.active_kernel()
+
+
+def test_bench_records_the_numpy_fallback_when_forced(monkeypatch):
+    monkeypatch.setenv(mh.KERNEL_ENV, "numpy")
+    out = dedup.bench_signatures(TEXTS, num_perm=16, rounds=1, per_object=False)
+    assert out["kernel"] == "numpy" and out["identical"] is True
 
 
 def test_page_slicing_keeps_every_line():
