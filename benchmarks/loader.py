@@ -16,6 +16,11 @@ Timing rules, the same on both sides: the clock starts before the loader is crea
 number of batches; the first batch is inside the timed region on both sides (its time is also printed
 alone). The data is written as ``--shards`` shards (default 8), so each shard's sha256 check happens
 inside the timed region, when the loader first opens that shard. The memmap side checks nothing.
+
+The shard loader's steady state is printed apart and labelled (``steady_tokens_per_s`` and per worker):
+the batches after every DataLoader worker delivered its first one, over the time since then. It leaves
+out worker start-up, which dominates the start-up-included figure with workers at small sizes; the
+headline figures and the ratio stay the start-up-included ones.
 """
 from __future__ import annotations
 
@@ -68,24 +73,39 @@ def make_data(folder: Path, total_tokens: int, seed: int = 0, shards_wanted: int
 
 
 def bench_shards(shards: Path, seq_len: int, batch: int, workers: int, max_batches: int) -> dict:
-    """Time from building the dataset to the ``max_batches``-th batch (first batch and shard hashing included)."""
+    """Time from building the dataset to the ``max_batches``-th batch (first batch and shard hashing included).
+
+    Also reports the steady state apart (labelled ``steady_*``): the batches after the first round of the
+    DataLoader's round-robin (one batch from each worker, so every worker has started and hashed its first
+    shard), over the time since that round arrived. With 0 workers the round is the first batch.
+    """
     t0 = time.perf_counter()
     ds = ShardDataset(shards, seq_len, batch, seed=0, shuffle=True, verify="hash")
     loader = ShardLoader(ds, num_workers=workers, epochs=1)
+    warm_batches = max(1, workers)
     n = 0
-    first = None
+    first = warm = None
     for _x, _y in loader:
         n += 1
         if first is None:
             first = time.perf_counter() - t0
+        if n == warm_batches:
+            warm = time.perf_counter() - t0
         if n >= max_batches:
             break
     dt = time.perf_counter() - t0
-    tokens = n * batch * (seq_len + 1)
+    window = batch * (seq_len + 1)
+    tokens = n * window
+    steady_tokens = (n - warm_batches) * window
+    steady = steady_tokens / (dt - warm) if warm is not None and n > warm_batches and dt > warm else 0.0
     return {"workers": workers, "batches": n, "tokens": tokens, "seconds": round(dt, 3),
             "first_batch_seconds": round(first or 0.0, 3), "tokens_per_s": round(tokens / dt),
             "tokens_per_s_per_worker": round(tokens / dt / max(1, workers)),
-            "timed": "dataset build + worker start + every batch incl. the first + sha256 of each shard opened"}
+            "timed": "dataset build + worker start + every batch incl. the first + sha256 of each shard opened",
+            "startup_seconds": round(warm or 0.0, 3),
+            "steady_tokens_per_s": round(steady), "steady_tokens_per_s_per_worker": round(steady / max(1, workers)),
+            "steady_timed": "batches after the first one from every worker (start-up and each worker's first "
+                            "shard hash excluded; later shards' hashes included)"}
 
 
 def bench_memmap(flat: Path, seq_len: int, batch: int, max_batches: int) -> dict:
@@ -144,8 +164,10 @@ def run(size: str = "quick", tokens: Optional[int] = None, seq_len: int = 1024, 
         single = next((r for r in results["shard_loader"] if r["workers"] == 0), results["shard_loader"][0])
         results["ratio_vs_memmap_single_worker"] = round(single["tokens_per_s"] / results["memmap"]["tokens_per_s"], 3)
         best = max(r["tokens_per_s_per_worker"] for r in results["shard_loader"])
+        steady = max(r["steady_tokens_per_s_per_worker"] for r in results["shard_loader"])
         results["targets"] = {"ratio>=0.5": results["ratio_vs_memmap_single_worker"] >= 0.5,
-                              "per_worker>=5M": best >= 5_000_000}
+                              "per_worker>=5M": best >= 5_000_000,
+                              "steady_per_worker>=5M (start-up excluded, not the headline)": steady >= 5_000_000}
         if train_steps:
             results["training"] = bench_training(shard_dir, folder / "ck", train_steps, train_model, train_seq_len,
                                                  train_batch_size)

@@ -182,7 +182,10 @@ def _loader_rows(r: dict) -> list[dict]:
         rows.append({"measure": f"loader, {r['tokens'] / 1e6:g}M tokens in {r['shards']} shards, "
                                 f"{s['workers']} DataLoader workers (first batch and hashing timed)",
                      "corpusforge": f"{s['tokens_per_s'] / 1e6:.2f}M tokens/s "
-                                    f"({s['tokens_per_s_per_worker'] / 1e6:.2f}M per worker)",
+                                    f"({s['tokens_per_s_per_worker'] / 1e6:.2f}M per worker)"
+                                    + (f"; steady state, start-up excluded: "
+                                       f"{s['steady_tokens_per_s_per_worker'] / 1e6:.2f}M per worker"
+                                       if s.get("steady_tokens_per_s_per_worker") else ""),
                      "peer": f"memmap {mm['tokens_per_s'] / 1e6:.2f}M tokens/s", "ratio": ratio,
                      "target": "0.5x memmap, 5M tokens/s per worker"})
     return rows

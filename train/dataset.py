@@ -23,6 +23,15 @@ were consumed, replays the buffer's RNG to that point (integers only), seeks to 
 the buffer through the row-group token counts of the index, and continues; workers are renumbered so
 that the DataLoader's first worker plays the one whose batch comes next. The sequence after a resume
 is identical to the uninterrupted one, for any ``num_workers`` (which must be the same as before).
+
+Reading cost (see docs/train.md, "Loader performance"): a shard is memory-mapped once; with
+``verify="hash"`` its sha256 is computed over that mapping before any of its tokens are used, and the row
+groups are then decoded from the same mapped bytes (one pass over the file from disk, no second read).
+Only the ``input_ids`` column is read, and its flat values buffer becomes a numpy array without a copy.
+Windows are handed out by position (:class:`SlotWindows`): a window still in the shuffle buffer when its
+row group is left behind is copied into a fixed pool of at most ``shuffle_buffer`` windows, and each
+batch is filled straight into one int64 array. DataLoader workers send their batches in groups, put back
+in order by :class:`ShardLoader` (the order is the same as one batch at a time).
 """
 from __future__ import annotations
 
@@ -31,13 +40,15 @@ import logging
 import multiprocessing as mp
 import os
 import random
+import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal, Optional
 
 import numpy as np
-import pyarrow.compute as pc
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from pydantic import ValidationError
@@ -49,6 +60,8 @@ log = logging.getLogger(__name__)
 
 VerifyMode = Literal["hash", "size", "none"]
 STATE_VERSION = 1
+READ_AHEAD = 2  # row groups decoded ahead of the one being cut into windows, each in its own thread
+GROUP_BYTES = 4 << 20  # DataLoader workers send batches in groups of up to this size (and 16 batches)
 
 
 def load_index(dir_or_store: os.PathLike | str) -> tuple[ShardIndex, Path]:
@@ -104,14 +117,22 @@ class BufferOrder:
             p = self.next_pos
             self.next_pos += 1
             return p
-        while len(self.buf) < self.k and self.next_pos < self.n:
-            self.buf.append(self.next_pos)
-            self.in_buf.add(self.next_pos)
-            self.next_pos += 1
-        i = self.rng.randrange(len(self.buf))
-        p = self.buf[i]
-        self.buf[i] = self.buf[-1]
-        self.buf.pop()
+        buf = self.buf
+        if len(buf) < self.k and self.next_pos < self.n:  # top up to k positions (or to the end)
+            if len(buf) == self.k - 1:  # the usual case: one was taken last time
+                buf.append(self.next_pos)
+                self.in_buf.add(self.next_pos)
+                self.next_pos += 1
+            else:
+                new = range(self.next_pos, min(self.n, self.next_pos + self.k - len(buf)))
+                buf.extend(new)
+                self.in_buf.update(new)
+                self.next_pos = new.stop
+        i = self.rng.randrange(len(buf))
+        p = buf[i]
+        last = buf.pop()  # swap-remove: the last position takes the picked one's place
+        if i < len(buf):
+            buf[i] = last
         self.in_buf.discard(p)
         return p
 
@@ -124,9 +145,106 @@ class BufferOrder:
         """The lowest window position not yet yielded."""
         return min(self.buf) if self.buf else self.next_pos
 
-    def still_needed(self, q: int) -> bool:
-        """Whether window ``q`` (read while looking for another) will be yielded later."""
-        return q in self.in_buf or q >= self.next_pos
+
+_NUMPY_OF_ARROW = {pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32, pa.uint64(): np.uint64,
+                   pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64}
+
+
+def list_tokens(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, offsets)`` of a list-of-integers column without copying: the rows' ids back to back (a
+    read-only view of Arrow's values buffer) and ``offsets`` (``len + 1``, from 0) where each row starts.
+
+    Reads the buffers directly: ``Array.to_numpy`` would import pandas on first use (half a second) and
+    ``list_flatten`` makes a new array.
+    """
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.chunk(0) if ids.num_chunks == 1 else ids.combine_chunks()
+    if pa.types.is_large_list(ids.type):
+        off_type = np.int64
+    elif pa.types.is_list(ids.type):
+        off_type = np.int32
+    else:
+        raise ShardError(f"token column has type {ids.type}, expected a list of integers")
+    values = ids.values  # the whole child array (not sliced by ids.offset)
+    dtype = _NUMPY_OF_ARROW.get(values.type)
+    if dtype is None or values.null_count:
+        raise ShardError(f"token column holds {values.type} values{' with nulls' if values.null_count else ''}, "
+                         f"expected non-null integers")
+    off_size = np.dtype(off_type).itemsize
+    offsets = np.frombuffer(ids.buffers()[1], dtype=off_type, count=len(ids) + 1, offset=ids.offset * off_size)
+    start, end = (int(offsets[0]), int(offsets[-1])) if len(offsets) else (0, 0)
+    itemsize = np.dtype(dtype).itemsize
+    data = values.buffers()[1]
+    flat = (np.frombuffer(data, dtype=dtype, count=end - start, offset=(values.offset + start) * itemsize)
+            if end > start else np.zeros(0, dtype=dtype))
+    return flat, offsets - start if start else offsets
+
+
+class SlotWindows:
+    """The windows of one slot, handed out by position in the order a :class:`BufferOrder` picks them.
+
+    Row groups are read in stream order (one ahead, in a thread) and cut into windows without copying. A
+    window that the order has not picked yet when its row group is left behind is copied into a pool;
+    only windows still in the shuffle buffer are kept, so the pool holds at most ``shuffle_buffer``
+    windows. Without shuffling nothing is ever kept.
+
+    Args:
+        dataset: the dataset whose row groups are read.
+        units: the slot's units, in stream order.
+        order: the slot's order (already advanced to the resume point); read, never advanced here.
+    """
+
+    def __init__(self, dataset: ShardDataset, units: list[Unit], order: BufferOrder) -> None:
+        self.order = order
+        self.width = dataset.seq_len + 1
+        self._blocks = dataset._blocks(units, order.first_needed())
+        self._first = order.first_needed()  # position of the current block's first window
+        self._block = np.zeros((0, self.width), dtype=dataset.dtype)
+        self._dtype = dataset.dtype
+        self._pool: Optional[np.ndarray] = None  # kept windows, one per row
+        self._row_of: dict[int, int] = {}  # window position -> pool row
+        self._free: list[int] = []
+
+    def take(self, p: int) -> np.ndarray:
+        """Window ``p`` (a view: copy it before the next call)."""
+        row = self._row_of.pop(p, None)
+        if row is not None:
+            self._free.append(row)
+            return self._pool[row]
+        while p >= self._first + len(self._block):
+            self._keep_pending()
+            try:
+                self._first, self._block = next(self._blocks)
+            except StopIteration:
+                raise RuntimeError(f"window {p} is past the end of the slot's stream") from None
+        if p < self._first:
+            raise RuntimeError(f"window {p} was already handed out or never kept")
+        return self._block[p - self._first]
+
+    def _keep_pending(self) -> None:
+        """Copy the current block's windows that are still due into the pool before leaving the block."""
+        a, b = self._first, self._first + len(self._block)
+        order = self.order
+        keep = [q for q in order.in_buf if a <= q < b] + list(range(max(a, order.next_pos), b))
+        if not keep:
+            return
+        if len(keep) > len(self._free):
+            self._grow(len(keep) - len(self._free))
+        rows = [self._free.pop() for _ in keep]
+        self._pool[rows] = self._block[np.asarray(keep) - a]
+        self._row_of.update(zip(keep, rows))
+
+    def _grow(self, need: int) -> None:
+        old = 0 if self._pool is None else len(self._pool)
+        size = max(old + need, min(max(2 * old, 64), self.order.k))  # about shuffle_buffer at most
+        pool = np.empty((size, self.width), dtype=self._dtype)
+        if old:
+            pool[:old] = self._pool
+        self._pool = pool
+        self._free.extend(range(size - 1, old - 1, -1))
+
+    def close(self) -> None:
+        self._blocks.close()
 
 
 class ShardDataset(IterableDataset):
@@ -212,7 +330,8 @@ class ShardDataset(IterableDataset):
         self._start = mp.get_context().Array("q", [0, 0], lock=False)
         self._live = [0, 0]
         self._verified: set[str] = set()
-        self._open_files: dict[int, pq.ParquetFile] = {}
+        self._open_files: dict[int, tuple[pa.Buffer, pq.FileMetaData]] = {}  # mapped bytes, footer
+        self._open_lock = threading.Lock()  # reader threads open (and hash) a shard once
 
     # ------------------------------------------------------------------ setup and checks
     def _check_folder(self) -> None:
@@ -348,18 +467,41 @@ class ShardDataset(IterableDataset):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_open_files"] = {}  # open files stay in the process that opened them
+        state["_open_lock"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open_lock = threading.Lock()
 
     # ------------------------------------------------------------------ reading
     def _open(self, shard: int) -> pq.ParquetFile:
-        pf = self._open_files.get(shard)
-        if pf is not None:
-            return pf
+        """A reader of the shard over its memory map, checked (and hashed) before its first use here.
+
+        Each call returns its own reader (over the shared mapped bytes and parsed footer): a Parquet
+        reader is not safe to share between the threads that decode row groups ahead (a shared one failed
+        with 'ReadRangeCache did not find matching cache entry' under load).
+        """
+        with self._open_lock:
+            data, meta = self._open_files.get(shard) or self._map(shard)
+        return pq.ParquetFile(pa.BufferReader(data), metadata=meta, pre_buffer=False)  # in memory: no I/O to batch
+
+    def _map(self, shard: int) -> tuple[pa.Buffer, pq.FileMetaData]:
         entry = self.index.shards[shard]
+        path = self.folder / entry.path
+        mapped: list[pa.Buffer] = []
+
+        def sha256_of_mapping(p: Path) -> str:
+            # The hash runs over the mapping the row groups are decoded from: the file's bytes are read
+            # from disk once, and the decoded bytes are the hashed ones.
+            data = pa.memory_map(str(p), "r").read_buffer()  # a zero-copy view of the whole map
+            mapped.append(data)
+            return hashlib.sha256(data).hexdigest()  # releases the GIL while it hashes
+
         if self.verify != "none" and entry.path not in self._verified:
             problems = check_shard_file(
                 self.folder, entry, self.index.token_dtype, self.index.tokenizer_sha256, self.index.vocab_size,
-                level="hash" if self.verify == "hash" else "size",
+                level="hash" if self.verify == "hash" else "size", hasher=sha256_of_mapping,
             )
             if problems:
                 raise ShardError(
@@ -369,17 +511,16 @@ class ShardDataset(IterableDataset):
             self._verified.add(entry.path)
         if len(self._open_files) >= 4:  # few open files per worker: contiguous slots touch shards in order
             self._open_files.pop(next(iter(self._open_files)))
-        pf = pq.ParquetFile(self.folder / entry.path, memory_map=False)
-        self._open_files[shard] = pf
-        return pf
+        data = mapped[0] if mapped else pa.memory_map(str(path), "r").read_buffer()
+        opened = (data, pq.ParquetFile(pa.BufferReader(data)).metadata)
+        self._open_files[shard] = opened
+        return opened
 
     def _unit_tokens(self, unit: Unit) -> np.ndarray:
-        table = self._open(unit.shard).read_row_group(unit.group, columns=["input_ids"])
-        ids = table.column("input_ids").combine_chunks()
-        values = pc.list_flatten(ids).to_numpy(zero_copy_only=False)
+        table = self._open(unit.shard).read_row_group(unit.group, columns=["input_ids"], use_threads=False)
+        values, offsets = list_tokens(table.column("input_ids"))
         if not self.index.eos_appended:
-            ends = ids.offsets.to_numpy()[1:] - ids.offsets.to_numpy()[0]
-            values = np.insert(values, ends, np.asarray(self.index.eos_id, dtype=values.dtype))
+            values = np.insert(values, offsets[1:], np.asarray(self.index.eos_id, dtype=values.dtype))
         if values.size != unit.tokens:
             raise ShardError(
                 f"{self.index.shards[unit.shard].path} row group {unit.group}: {values.size} tokens, index.json "
@@ -387,8 +528,10 @@ class ShardDataset(IterableDataset):
             )
         return values
 
-    def _windows(self, units: list[Unit], start_window: int) -> Iterator[tuple[int, np.ndarray]]:
-        """``(position, window)`` of the slot stream from window ``start_window`` on."""
+    def _blocks(self, units: list[Unit], start_window: int) -> Iterator[tuple[int, np.ndarray]]:
+        """The slot stream from window ``start_window`` on, as ``(first position, windows)`` blocks: each
+        block is a ``[n, seq_len + 1]`` view of one row group's tokens, or one window copied together where
+        it spans two row groups."""
         w = self.seq_len + 1
         start_tok = start_window * w
         pos = start_window
@@ -401,22 +544,32 @@ class ShardDataset(IterableDataset):
                 continue
             todo.append((unit, seen))
             seen += unit.tokens
-        # Read one row group ahead in a thread: Parquet decoding releases the GIL, so it overlaps with
-        # cutting windows here.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-read") as pool:
-            ahead = pool.submit(self._unit_tokens, todo[0][0]) if todo else None
-            for i, (unit, before) in enumerate(todo):
-                toks = ahead.result()
-                ahead = pool.submit(self._unit_tokens, todo[i + 1][0]) if i + 1 < len(todo) else None
+        # Read up to READ_AHEAD row groups ahead in threads: hashing and Parquet decoding release the GIL,
+        # so they overlap with each other and with filling batches here. The first one is read alone, so
+        # the first batch does not share the CPU with the read-ahead.
+        with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="shard-read") as pool:
+            ahead = deque(pool.submit(self._unit_tokens, u) for u, _ in todo[:1])
+            submitted = len(ahead)
+            for unit, before in todo:
+                toks = ahead.popleft().result()
+                while len(ahead) < READ_AHEAD and submitted < len(todo):
+                    ahead.append(pool.submit(self._unit_tokens, todo[submitted][0]))
+                    submitted += 1
                 if before < start_tok:
                     toks = toks[start_tok - before :]
-                buf = np.concatenate([carry, toks]) if carry.size else toks
-                n = buf.size // w
-                block = buf[: n * w].reshape(n, w)
-                for row in block:
-                    yield pos, row
+                if carry.size:
+                    need = w - carry.size
+                    if toks.size < need:  # a row group shorter than what the open window lacks
+                        carry = np.concatenate([carry, toks])
+                        continue
+                    yield pos, np.concatenate([carry, toks[:need]])[None, :]
                     pos += 1
-                carry = buf[n * w :].copy()
+                    toks = toks[need:]
+                n = toks.size // w
+                if n:
+                    yield pos, toks[: n * w].reshape(n, w)
+                    pos += n
+                carry = toks[n * w :].copy()
 
     def _worker(self) -> tuple[int, int]:
         info = get_worker_info()
@@ -433,6 +586,18 @@ class ShardDataset(IterableDataset):
         return info.id, info.num_workers
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for batch in self.iter_windows():
+            yield batch[:, :-1], batch[:, 1:]
+
+    def iter_windows(self) -> Iterator[torch.Tensor]:
+        """Like iterating the dataset, but each batch as one ``[batch_size, seq_len + 1]`` int64 tensor of
+        windows (``x`` and ``y`` are its views ``[:, :-1]`` and ``[:, 1:]``)."""
+        for _, batch in self.numbered_batches():
+            yield batch
+
+    def numbered_batches(self) -> Iterator[tuple[int, torch.Tensor]]:
+        """``(i, windows)``: this process's batches, each with its index ``i`` in the rank's epoch (the
+        rank's ``i``-th batch comes from worker ``i % num_workers``)."""
         epoch, consumed = int(self._start[0]), int(self._start[1])
         loader_worker, nw = self._worker()
         per_slot = self.batches_per_slot(epoch)
@@ -459,32 +624,64 @@ class ShardDataset(IterableDataset):
         rng = _rng(self.seed, epoch, "windows", slot) if self.shuffle else None
         order = BufferOrder(n_windows, self.shuffle_buffer, rng)
         order.skip(done * self.batch_size)
-        pending: dict[int, np.ndarray] = {}
-        stream = self._windows(units, order.first_needed())
-        width = self.seq_len + 1
-        for b in range(done, per_slot):
-            # filled in place: one pass converts the ids to int64 (no stack + astype copies)
-            out = np.empty((self.batch_size, width), dtype=np.int64)
-            for r in range(self.batch_size):
-                p = order.next()
-                win = pending.pop(p, None)
-                while win is None:
-                    q, row = next(stream)
-                    if q == p:
-                        win = row
-                    elif order.still_needed(q):
-                        pending[q] = row.copy()  # a copy: a view would pin the whole row group
-                out[r] = win
-            batch = torch.from_numpy(out)
-            if main_process:
-                self._set_live(epoch, b * nw + logical + 1)
-            yield batch[:, :-1], batch[:, 1:]
+        windows = SlotWindows(self, units, order)
+        shape = (self.batch_size, self.seq_len + 1)
+        try:
+            for b in range(done, per_slot):
+                # filled in place: one pass converts the ids to int64 (no stack + astype copies)
+                out = np.empty(shape, dtype=np.int64)
+                for r in range(shape[0]):
+                    out[r] = windows.take(order.next())
+                if main_process:
+                    self._set_live(epoch, b * nw + logical + 1)
+                yield b * nw + logical, torch.from_numpy(out)
+        finally:
+            windows.close()
         if main_process:
             self.set_position(epoch + 1, 0)
 
 
+def _as_is(batch: torch.Tensor) -> torch.Tensor:
+    """The DataLoader's collate step: batches come ready-made."""
+    return batch
+
+
+class _BatchGroups(IterableDataset):
+    """What DataLoader workers iterate: ``(i, group)`` where ``group`` stacks a worker's consecutive
+    batches ``[n, batch_size, seq_len + 1]`` and ``i`` is the rank-epoch index of its first one (the next
+    ones are ``i + num_workers``, ``i + 2 * num_workers``...).
+
+    Passing a batch between processes has a fixed cost (shared memory, a queue message, pinning) of
+    about a millisecond on a busy machine, more than reading it; groups pay it once per ``n`` batches.
+    Group sizes double from 1 up to ``max_group``, so the first batch is not delayed.
+    """
+
+    def __init__(self, dataset: ShardDataset, max_group: int) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.max_group = max(1, int(max_group))
+
+    def __iter__(self) -> Iterator[tuple[int, torch.Tensor]]:
+        group: list[torch.Tensor] = []
+        first, size = 0, 1
+        for i, batch in self.dataset.numbered_batches():
+            if not group:
+                first = i
+            group.append(batch)
+            if len(group) == size:
+                yield first, torch.stack(group)
+                group, size = [], min(2 * size, self.max_group)
+        if group:
+            yield first, torch.stack(group)
+
+
 class ShardLoader:
-    """Iterates a :class:`ShardDataset` over epochs through a DataLoader and tracks the exact position.
+    """Iterates a :class:`ShardDataset` over epochs and tracks the exact position.
+
+    With ``num_workers > 0`` batches come through a DataLoader with persistent workers, in groups of a
+    worker's consecutive batches (:class:`_BatchGroups`) that are put back in the rank's order here; with
+    0 the dataset is iterated in this process directly (what a DataLoader without workers would do, minus
+    its per-batch overhead), and ``pin_memory`` pins each batch once.
 
     Args:
         dataset: the dataset.
@@ -506,14 +703,19 @@ class ShardLoader:
         self.num_workers = int(num_workers)
         dataset.set_num_workers(self.num_workers)
         self.epochs = epochs
-        self._loader = DataLoader(
-            dataset,
-            batch_size=None,
-            num_workers=self.num_workers,
-            pin_memory=pin_memory,
-            persistent_workers=self.num_workers > 0,
-            prefetch_factor=prefetch_factor if self.num_workers > 0 else None,
-        )
+        self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
+        self._loader = None
+        if self.num_workers > 0:
+            batch_bytes = dataset.batch_size * (dataset.seq_len + 1) * 8
+            self._loader = DataLoader(
+                _BatchGroups(dataset, max_group=min(16, max(1, GROUP_BYTES // batch_bytes))),
+                batch_size=None,
+                collate_fn=_as_is,
+                num_workers=self.num_workers,
+                pin_memory=pin_memory,
+                persistent_workers=True,
+                prefetch_factor=prefetch_factor,
+            )
         self.epoch, self.batches = 0, 0
 
     def steps_per_epoch(self) -> int:
@@ -528,10 +730,31 @@ class ShardLoader:
         self.dataset.load_state_dict(state)
         self.epoch, self.batches = int(state["epoch"]), int(state["batches"])
 
+    def _epoch_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self._loader is None:
+            for batch in self.dataset.iter_windows():
+                if self.pin_memory:
+                    batch = batch.pin_memory()  # once per batch; x and y stay views of it
+                yield batch[:, :-1], batch[:, 1:]
+            return
+        # Groups arrive round-robin over the workers (pinned by the DataLoader when asked); put their
+        # batches back in the rank's order. At most about one group per worker waits here.
+        waiting: dict[int, torch.Tensor] = {}
+        due = self.batches
+        for first, group in self._loader:
+            for t in range(group.shape[0]):
+                waiting[first + t * self.num_workers] = group[t]
+            while due in waiting:
+                batch = waiting.pop(due)
+                due += 1
+                yield batch[:, :-1], batch[:, 1:]
+        if waiting:
+            raise RuntimeError(f"DataLoader workers skipped batch {due} of epoch {self.epoch}; please report this")
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while self.epochs is None or self.epoch < self.epochs:
             self.dataset.set_position(self.epoch, self.batches)
-            for batch in self._loader:
+            for batch in self._epoch_batches():
                 self.batches += 1
                 # absolute, so the dataset's own counting (num_workers=0) agrees
                 self.dataset._set_live(self.epoch, self.batches)

@@ -72,7 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from storage.shards import ShardError, resolve_source_index
-from train.dataset import BufferOrder, ShardDataset, Unit, VerifyMode, _rng
+from train.dataset import BufferOrder, ShardDataset, SlotWindows, Unit, VerifyMode, _rng, list_tokens
 
 log = logging.getLogger(__name__)
 
@@ -366,10 +366,9 @@ class StreamDataset(ShardDataset):
         table = self._open(unit.shard).read_row_group(unit.group, columns=["input_ids"] + self._columns())
         order = repeat_order(row_repeats(table, self.spec, self._repeat_key(unit.shard, unit.group)))
         ids = table.column("input_ids").combine_chunks().take(pa.array(order))
-        values = pc.list_flatten(ids).to_numpy(zero_copy_only=False)
+        values, offs = list_tokens(ids)
         if not self.index.eos_appended:
-            offs = ids.offsets.to_numpy()
-            values = np.insert(values, offs[1:] - offs[0], np.asarray(self.index.eos_id, dtype=values.dtype))
+            values = np.insert(values, offs[1:], np.asarray(self.index.eos_id, dtype=values.dtype))
         if values.size != unit.tokens:
             raise ShardError(
                 f"{self.index.shards[unit.shard].path} row group {unit.group}: {values.size} tokens after "
@@ -421,21 +420,13 @@ class _StreamCursor:
         self.order = BufferOrder(n_windows, st.shuffle_buffer, _rng(st.seed, epoch, "windows", self.slot))
         self.order.skip(skip)
         self.left = st.windows_per_epoch(epoch) - skip
-        self.pending: dict[int, np.ndarray] = {}
-        self.windows = st._windows(units, self.order.first_needed())
+        self.windows = SlotWindows(st, units, self.order)
 
     def next(self) -> np.ndarray:
         while self.left <= 0:
             self.windows.close()
             self._open_epoch(self.epoch + 1, 0)
-        p = self.order.next()
-        win = self.pending.pop(p, None)
-        while win is None:
-            q, row = next(self.windows)
-            if q == p:
-                win = row
-            elif self.order.still_needed(q):
-                self.pending[q] = row.copy()
+        win = self.windows.take(self.order.next())
         self.left -= 1
         return win
 

@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -84,9 +84,12 @@ def check_shard_file(
     tokenizer_sha256: str,
     vocab_size: int,
     level: CheckLevel = "hash",
+    hasher: Callable[[Path], str] = file_sha256,
 ) -> list[ShardProblem]:
     """Check one listed shard: inside the folder, present, size, footer schema/metadata, row groups;
     ``hash`` adds the sha256; ``deep`` also re-counts tokens and checks every id is inside the vocabulary.
+    ``hasher`` computes the file's sha256 (hex); the trainer passes one that hashes the memory map it
+    then decodes, so the bytes are read once.
     """
     problems: list[ShardProblem] = []
     P = lambda code, msg: problems.append(ShardProblem(entry.path, code, msg))  # noqa: E731
@@ -108,7 +111,7 @@ def check_shard_file(
     if size != entry.bytes:
         P("size_mismatch", f"{size} bytes on disk, index says {entry.bytes}; the file was replaced or appended to")
         return problems
-    if level in ("hash", "deep") and file_sha256(path) != entry.sha256:
+    if level in ("hash", "deep") and hasher(path) != entry.sha256:
         P("sha256_mismatch", "content does not match the sha256 in index.json (corrupted or modified); re-copy it")
         return problems
     try:
