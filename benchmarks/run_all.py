@@ -19,7 +19,7 @@ ingest    8 MB JSONL.gz + 4 MB WARC.gz                200 MB JSONL.gz + 200 MB W
 loader    10M tokens, 8 shards                        200M tokens, 8 shards
 minhash   ``benchmarks.dedup`` quick                  ``benchmarks.dedup`` full
 near dedup / quality peers: their module's quick / full sizes
-pii       ``benchmarks.pii speed --n 2000 --cpu-n 500``  ``benchmarks.pii speed`` (20k texts)
+pii       ``benchmarks.pii speed --n 2000 --cpu-n 500``  ``benchmarks.pii speed`` (40k texts)
 ========  ==========================================  ==========================================
 
 A benchmark module that is absent or has no ``run`` function gives a **not run** row with the reason;

@@ -148,12 +148,13 @@ class PiiStage(DocumentStage):
     @classmethod
     def load(cls, payload: tuple[Any, Optional[bytes]]) -> PiiScrubbers:
         section, key = payload
+        text = PiiScrubber(section, key=key)  # first: it decides how Presidio is imported (import_presidio)
         fields = None
         if any(f in section.fields for f in FIELD_COLUMNS):
             field_section = fields_section(section)
             if field_section.entities:
                 fields = PiiScrubber(field_section, key=key)
-        return PiiScrubbers(PiiScrubber(section, key=key), fields)
+        return PiiScrubbers(text, fields)
 
     @classmethod
     def process(cls, model: PiiScrubbers, batch: Batch) -> dict[str, list]:

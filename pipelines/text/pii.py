@@ -30,7 +30,7 @@ import regex
 from schemas.config.pii import NER_ENTITIES, PATTERN_ENTITIES, PiiSection
 
 from .pii_ner import NER_SCORE, load_ner_pipeline, ner_spans
-from .pii_offline import presidio_cpu_only
+from .pii_offline import import_presidio
 from .pii_recognizers import BudgetExceeded, Hit, PatternDetector, enhance_with_context
 from .pii_residual import fallback_scrub, residual_counts
 
@@ -158,11 +158,12 @@ class PiiScrubber:
     """
 
     def __init__(self, section: PiiSection, nlp=None, use_prefilters: bool = True, key: Optional[bytes] = None):
-        presidio_cpu_only()
-        from presidio_anonymizer import AnonymizerEngine  # deferred: Presidio is heavy, needed only to scrub
-
         self.section = section
         self.entities = section.active_entities()
+        # PyTorch stays out of this process unless the NER pipeline needs it (import_presidio).
+        import_presidio(section.spacy_model if section.ner and any(e in NER_ENTITIES for e in self.entities) else None)
+        from presidio_anonymizer import AnonymizerEngine  # deferred: Presidio is heavy, needed only to scrub
+
         self.pattern_entities = [e for e in self.entities if e in PATTERN_ENTITIES]
         # DATE_TIME is both: found by Presidio's DateRecognizer, and by NER only when NER is on.
         self.ner_entities = [e for e in self.entities if e in NER_ENTITIES] if section.ner else []

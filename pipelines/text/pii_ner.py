@@ -22,6 +22,7 @@ from typing import Iterable, Optional, Sequence
 import yaml
 
 from .assets import bundled
+from .pii_offline import spacy_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +101,9 @@ def load_ner_pipeline(model: str, sentences: str = "parser"):
 
 
 def model_path(model: str) -> Optional[Path]:
-    """The directory a spaCy model is loaded from (package data directory or the given path)."""
-    p = Path(model)
-    if p.is_dir():
-        return p
-    try:
-        import spacy  # deferred: spaCy is heavy and needed only when NER is on
-
-        return Path(spacy.util.get_package_path(model))
-    except Exception:
-        return None
+    """The directory a spaCy model is loaded from (the given path, or the installed package's directory),
+    found without importing spaCy or the package (the driver only hashes it)."""
+    return spacy_model_dir(model)
 
 
 def directory_sha256(path: Path) -> str:

@@ -1,4 +1,5 @@
-"""Keep Presidio offline: tldextract must never fetch the public suffix list.
+"""Keep Presidio offline and lean: tldextract must never fetch the public suffix list, and Presidio is
+imported on the CPU and, when nothing needs it, without PyTorch (:func:`import_presidio`).
 
 Presidio's e-mail recognizer validates the domain of every candidate with ``tldextract.extract``.
 tldextract's module-level extractor downloads the public suffix list from the internet the first time it
@@ -10,10 +11,15 @@ machine of a cluster.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import pkgutil
+import sys
 import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,95 @@ def presidio_cpu_only() -> None:
     scrubber never uses (it loads spaCy itself).
     """
     os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
+
+
+#: Words in a spaCy pipeline's ``config.cfg`` or ``meta.json`` that say it runs PyTorch layers
+#: (spacy-transformers, spacy-curated-transformers, thinc's PyTorchWrapper, ...).
+_TORCH_MARKERS = ("torch", "transformer")
+
+
+def spacy_model_dir(model: str) -> Optional[Path]:
+    """The directory of a spaCy model (a directory path, or an installed package's directory), found
+    without importing spaCy or the package; None when there is none."""
+    path = Path(model)
+    if path.is_dir():
+        return path
+    try:
+        spec = importlib.util.find_spec(model)
+    except (ImportError, ValueError):  # a dotted name whose parent is missing, an empty name
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def spacy_model_needs_torch(model: Optional[str]) -> bool:
+    """Whether the spaCy pipeline ``model`` (None: no pipeline) may run PyTorch layers: its ``config.cfg``
+    or ``meta.json`` (at the top of its directory or one level down, where packages keep the pipeline)
+    names PyTorch or transformers. True when the model cannot be found or read (nothing is assumed)."""
+    if not model:
+        return False
+    root = spacy_model_dir(model)
+    if root is None:
+        return True
+    files = [f for pattern in ("config.cfg", "meta.json", "*/config.cfg", "*/meta.json") for f in root.glob(pattern)]
+    if not any(f.name == "config.cfg" for f in files):
+        return True
+    try:
+        return any(m in f.read_text(encoding="utf-8", errors="replace").lower() for f in files for m in _TORCH_MARKERS)
+    except OSError:
+        return True
+
+
+@contextmanager
+def _torch_hidden() -> Iterator[None]:
+    """``import torch`` raises ImportError inside the block (unless torch is already imported)."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # the import system's "not importable" marker
+    try:
+        yield
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+
+
+def import_presidio(spacy_model: Optional[str] = None) -> bool:
+    """Import Presidio (and with it spaCy and thinc) as the scrubber needs it: on the CPU
+    (:func:`presidio_cpu_only`) and without PyTorch unless ``spacy_model`` (the NER pipeline the scrubber
+    will load; None when NER is off) runs PyTorch layers. Returns whether PyTorch was left out.
+
+    Importing ``presidio_analyzer`` imports spaCy, whose ML library thinc imports PyTorch when it is
+    installed (to offer PyTorch-backed layers), and Presidio's Hugging Face recognizer imports it too: about
+    a second of CPU in every Python worker, for nothing the scrubber runs (spaCy's CPU pipelines such as
+    ``en_core_web_sm`` run on thinc's NumPy operations either way). Both imports are guarded by
+    ``except ImportError``, so with torch hidden for the duration of this import they take their no-PyTorch
+    path, the one executors built by ``corpusforge pack-env`` (which leaves torch out) always take.
+    torch itself stays importable afterwards: a later ``import torch`` in the same process loads it as
+    usual; only thinc's PyTorch-backed layers stay off in this process, which is why a pipeline that needs
+    them (``spacy_model_needs_torch``) keeps PyTorch. Nothing is hidden when Presidio or torch is already
+    imported.
+    """
+    presidio_cpu_only()
+    if "presidio_analyzer" in sys.modules:
+        return False
+    if "torch" in sys.modules or spacy_model_needs_torch(spacy_model):
+        import presidio_analyzer  # noqa: F401  # deferred: Presidio is heavy, needed only to scrub
+
+        return False
+    before = set(sys.modules)
+    try:
+        with _torch_hidden():
+            import presidio_analyzer  # noqa: F401,F811  # deferred: as above
+    except ImportError as exc:  # a library that needs torch unconditionally: import as usual
+        log.debug("importing Presidio without torch failed (%s); importing it with torch", type(exc).__name__)
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        import presidio_analyzer  # noqa: F401,F811  # deferred: as above
+
+        return False
+    return True
 
 
 def offline_extractor():

@@ -295,9 +295,9 @@ ADVERSARIAL = ["1 ", "1-", "1.", "(1) ", "+1 ", "1/", "Aaaa ", "Aaaa 1 ", "Via A
 def test_adversarial_100kb_is_fast(numbers, addresses, unit):
     text = unit * (100_000 // len(unit)) + "12345678901"
     for rec in (numbers, addresses):
-        t0 = time.perf_counter()
+        t0 = time.process_time()  # CPU time: a loaded machine must not fail a test about work done
         spans(rec, text)
-        assert time.perf_counter() - t0 < 1.0
+        assert time.process_time() - t0 < 1.0
 
 
 # --- pre-filters are necessary -------------------------------------------------------------------------
