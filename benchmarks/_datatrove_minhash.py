@@ -7,12 +7,14 @@ signatures (``MinhashDedupSignature``, one task per input file), buckets (``Minh
 task per band), clusters (``MinhashDedupCluster``, one task) and the filter (``MinhashDedupFilter``,
 writing kept documents with ``JsonlWriter`` and the removed ones through its exclusion writer). The
 n-gram size and the bands x rows are ours (``num_buckets`` = bands, ``hashes_per_bucket`` = rows);
-64-bit xxhash (datatrove's default precision). Prints one JSON line: the ids of the removed documents.
+64-bit xxhash (datatrove's default precision). Cluster ids are saved and loaded (``save_cluster_id`` /
+``load_cluster_ids``: a few bytes per clustered document) so that the benchmark can compare clusters, not
+only removals. Prints one JSON line: the folders of the kept and the removed documents (JSONL, with
+``metadata.minhash_cluster_id``), which the benchmark reads after the timed process has exited.
 """
 from __future__ import annotations
 
 import glob
-import gzip
 import json
 import sys
 
@@ -49,21 +51,17 @@ def main() -> None:
     ).run()
     LocalPipelineExecutor(
         pipeline=[MinhashDedupCluster(input_folder=f"{work}/buckets", output_folder=f"{work}/remove_ids",
-                                      config=config)],
+                                      config=config, save_cluster_id=True)],
         tasks=1, workers=1, **{**common, "logging_dir": f"{logs}/clusters"},
     ).run()
     LocalPipelineExecutor(
         pipeline=[JsonlReader(inp, glob_pattern="*.jsonl"),
-                  MinhashDedupFilter(input_folder=f"{work}/remove_ids",
+                  MinhashDedupFilter(input_folder=f"{work}/remove_ids", load_cluster_ids=True,
                                      exclusion_writer=JsonlWriter(f"{work}/removed")),
                   JsonlWriter(f"{work}/kept")],
         tasks=files, workers=workers, **{**common, "logging_dir": f"{logs}/filter"},
     ).run()
-    removed = []
-    for path in sorted(glob.glob(f"{work}/removed/*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            removed += [json.loads(line)["id"] for line in fh if line.strip()]
-    print(json.dumps({"removed": removed}))
+    print(json.dumps({"kept": f"{work}/kept", "removed": f"{work}/removed"}))
 
 
 if __name__ == "__main__":

@@ -34,12 +34,11 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Optional
 
-from benchmarks.procmem import tree_pids
+from benchmarks.procmem import TreeSampler
 
 REPO = Path(__file__).resolve().parents[1]
 #: every stage after exact dedup is switched off: what is measured is ingest + normalize + exact dedup
@@ -165,45 +164,6 @@ def _uncompressed_bytes(paths: list[Path]) -> int:
     return total
 
 
-class TreeSampler:
-    """Samples a process tree from /proc: peak summed RSS and CPU seconds (each process at its last sample)."""
-
-    def __init__(self, root: int, interval: float = 0.2):
-        self.root, self.interval = root, interval
-        self.peak_rss = 0
-        self._cpu: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
-        from benchmarks.procmem import _cpu_seconds, _rss_bytes  # deferred: private helpers of the same package
-
-        rss = 0
-        for pid in tree_pids(self.root):
-            rss += _rss_bytes(pid)
-            cpu = _cpu_seconds(pid)
-            if cpu:
-                self._cpu[pid] = max(cpu, self._cpu.get(pid, 0.0))
-        self.peak_rss = max(self.peak_rss, rss)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
-
-    @property
-    def cpu_s(self) -> float:
-        return sum(self._cpu.values())
-
-
 def cold_run(inputs: str, out: Path, cores: int, label: str, in_mb: float) -> dict:
     """One ``corpusforge run`` process on the glob ``inputs``, timed from start to exit."""
     if out.exists():
@@ -215,7 +175,7 @@ def cold_run(inputs: str, out: Path, cores: int, label: str, in_mb: float) -> di
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    with TreeSampler(proc.pid) as tree:
+    with TreeSampler(proc.pid, interval=0.2) as tree:
         _, err = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:

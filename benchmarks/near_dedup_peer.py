@@ -14,7 +14,9 @@ near-duplicate clusters), the first N records, written once as 4 uncompressed JS
 
 Both sides are whole processes started by this script and timed from start to exit, start-up included:
 
-* corpusforge: ``corpusforge run --config near-dedup-only.yaml --master local[W]``: ingest (JSONL), the
+* corpusforge: ``corpusforge run --config near-dedup-only.yaml --master local[W] --set
+  spark.driver_memory=1g`` (the JVM heap docs/benchmarks.md recommends for local runs of this size;
+  ``--driver-memory ''`` keeps the 4g default): ingest (JSONL), the
   near-dedup stage alone (exact dedup, gates and every other stage off), ``curated/`` and ``rejected/``
   Parquet, run.json and the report: what a user's run with only near dedup enabled costs, JVM start
   included.
@@ -26,21 +28,24 @@ Same parameters: word 5-grams, 9 bands x 13 rows (corpusforge's default for thre
 permutations; datatrove ``num_buckets=9, hashes_per_bucket=13``), no candidate verification (datatrove
 has none; ours is set to ``verification: none``), one survivor per cluster.
 
-Figures: wall seconds, CPU seconds and peak resident memory of the process tree (sampled every 0.1 s from
-/proc: Python, JVM, Python workers), documents removed by each and the overlap of the two removal sets,
-split by what the generator planted. The two runs follow each other, so on a shared machine they see
+Figures (:mod:`benchmarks.procmem`): wall seconds, CPU seconds and peak resident memory of the process
+tree (sampled every 0.1 s from /proc: Python, JVM, Python workers; also per kind of process), documents
+removed by each and the overlap of the two removal sets, split by what the generator planted, and the
+two sides' clusters compared (``clusters``): the removal sets differ mostly by which member of an
+identical cluster survives (ours: the lowest doc id; datatrove: its union-find root), then by the
+clusters that only one side's shingling and hashing finds (docs/benchmarks.md, "Near dedup against
+datatrove"). The two runs follow each other, so on a shared machine they see
 similar (not equal) load: the figures are noisy.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -49,84 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SIZES = {"quick": 20_000, "medium": 50_000, "full": 100_000}
 NGRAM, BANDS, ROWS = 5, 9, 13
 FILES = 4
-
-
-class _TreeMonitor:
-    """Peak RSS and CPU seconds of a process and all its descendants (Linux /proc, sampled)."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.pid, self.interval = pid, interval
-        self.peak_rss = 0
-        self.cpu: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._tick = os.sysconf("SC_CLK_TCK")
-        self._page = os.sysconf("SC_PAGE_SIZE")
-
-    def _sample(self) -> None:
-        children: dict[int, list[int]] = {}
-        stat: dict[int, tuple[int, float]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parts = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            pid = int(entry)
-            children.setdefault(int(parts[1]), []).append(pid)
-            stat[pid] = (int(parts[21]) * self._page, (int(parts[11]) + int(parts[12])) / self._tick)
-        total, stack = 0, [self.pid]
-        while stack:
-            pid = stack.pop()
-            if pid in stat:
-                rss, cpu = stat[pid]
-                total += rss
-                self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu)
-            stack.extend(children.get(pid, []))
-        self.peak_rss = max(self.peak_rss, total)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> "_TreeMonitor":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _timed(cmd: list[str], env: Optional[dict] = None, log: Optional[Path] = None) -> dict:
-    """Run ``cmd`` to completion; wall, CPU (process tree) and peak RSS; stdout kept."""
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    err = open(log, "w") if log else subprocess.DEVNULL
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-        with _TreeMonitor(proc.pid) as mon:
-            out, _ = proc.communicate()
-    finally:
-        if log:
-            err.close()
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if proc.returncode != 0:
-        tail = Path(log).read_text()[-3000:] if log else ""
-        raise RuntimeError(f"{cmd[0]} exited {proc.returncode}: {tail}")
-    return {
-        "wall_s": round(wall, 2),
-        "cpu_s": round(max(reaped, sum(mon.cpu.values())), 2),
-        "peak_rss_mib": round(mon.peak_rss / 2**20, 1),
-        "stdout": out,
-    }
+#: JVM heap of our run (``spark.driver_memory``). The default of 4g suits large local runs; for a run of
+#: this size 1g is what docs/benchmarks.md recommends, and what a user would set (``--driver-memory``).
+DRIVER_MEMORY = "1g"
 
 
 def write_input(n: int, folder: Path, seed: int = 0) -> dict:
@@ -175,6 +105,76 @@ def _ours_removed(out: Path) -> list[str]:
             if reason and reason.startswith("near_dedup")]
 
 
+def _ours_clusters(out: Path) -> dict[str, str]:
+    """doc id (the input's ``id``) -> cluster id, for every document of ours in a cluster of two or more."""
+    import pyarrow.dataset as ds
+
+    found: dict[str, str] = {}
+    for table in ("curated", "rejected"):
+        if not (out / table).exists():
+            continue
+        t = ds.dataset(str(out / table), format="parquet").to_table(
+            columns=["source_id", "dup_cluster_id", "dup_cluster_size"])
+        for sid, cid, size in zip(t["source_id"].to_pylist(), t["dup_cluster_id"].to_pylist(),
+                                  t["dup_cluster_size"].to_pylist()):
+            if size and size > 1:
+                found[sid] = cid
+    return found
+
+
+def _datatrove_outputs(work: Path) -> tuple[set[str], dict[str, int]]:
+    """datatrove's removed ids and doc id -> cluster id (clustered documents), from its JSONL outputs."""
+    removed: set[str] = set()
+    clusters: dict[str, int] = {}
+    for kind in ("removed", "kept"):
+        for path in sorted((work / kind).glob("*.jsonl.gz")):
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.strip():
+                        continue
+                    doc = json.loads(line)
+                    if kind == "removed":
+                        removed.add(doc["id"])
+                    cluster = (doc.get("metadata") or {}).get("minhash_cluster_id", -1)
+                    if cluster != -1:
+                        clusters[doc["id"]] = cluster
+    return removed, clusters
+
+
+def compare_clusters(ours: dict[str, str], peer: dict[str, object], ours_removed: set[str],
+                     peer_removed: set[str]) -> dict:
+    """How far the two sides' clusters (documents in clusters of two or more) agree.
+
+    ``identical_clusters``: clusters with exactly the same members on both sides; in those each side
+    removes all but one member, so the removals differ only by which member survives
+    (``same_survivor`` of them keep the same one). ``removed_in_differing_clusters``: removals of
+    documents whose cluster is not the same on both sides (LSH candidates that only one side's
+    shingling and hashing found).
+    """
+    def groups(labels: dict) -> dict[object, frozenset]:
+        members: dict[object, set] = {}
+        for doc, label in labels.items():
+            members.setdefault(label, set()).add(doc)
+        return {label: frozenset(m) for label, m in members.items()}
+
+    ours_sets = set(groups(ours).values())
+    peer_sets = set(groups(peer).values())
+    same = ours_sets & peer_sets
+    in_same = set().union(*same) if same else set()
+    same_survivor = sum(1 for c in same if c - ours_removed == c - peer_removed)
+    return {
+        "corpusforge_clusters": len(ours_sets), "datatrove_clusters": len(peer_sets),
+        "identical_clusters": len(same), "documents_in_identical_clusters": len(in_same),
+        "same_survivor": same_survivor,
+        "removed_in_identical_clusters": {"corpusforge": len(ours_removed & in_same),
+                                          "datatrove": len(peer_removed & in_same)},
+        "removed_in_differing_clusters": {"corpusforge": len(ours_removed - in_same),
+                                          "datatrove": len(peer_removed - in_same)},
+        "clustered_by_one_side_only": {"corpusforge": len(set(ours) - set(peer)),
+                                       "datatrove": len(set(peer) - set(ours))},
+    }
+
+
 def _planted(manifest: dict, ids: set[str]) -> dict[str, str]:
     """doc id -> what the generator planted it as, among ``ids``: ``exact_copy`` (a later member of an
     exact-duplicate group), ``near_copy_ge_0.8`` / ``near_copy_lt_0.8`` (an edited copy of a cluster's base,
@@ -203,9 +203,10 @@ def _groups(manifest: dict) -> dict[str, str]:
     return out
 
 
-def run(size: str = "quick", workers: int = 2, **kw) -> dict:
+def run(size: str = "quick", workers: int = 2, driver_memory: str = DRIVER_MEMORY, **kw) -> dict:
     """End-to-end figures of both sides (JSON-serialisable). ``size``: one of :data:`SIZES`."""
     from benchmarks import _peer_venv
+    from benchmarks.procmem import run_timed
 
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
@@ -222,15 +223,17 @@ def run(size: str = "quick", workers: int = 2, **kw) -> dict:
         ours_cmd = ours_cmd_prefix + [
             "run", "--config", str(cfg), "--input", str(inp), "--output", str(folder / "ours"),
             "--master", f"local[{workers}]", "--run-id", "bench-near-dedup",
-        ]
+        ] + (["--set", f"spark.driver_memory={driver_memory}"] if driver_memory else [])
         env = {**os.environ, "PYTHONPATH": str(repo)}
-        ours = _timed(ours_cmd, env=env, log=folder / "ours.log")
+        ours = run_timed(ours_cmd, env=env, log=folder / "ours.log")
+        ours.pop("stdout")
         ours_removed = set(_ours_removed(folder / "ours"))
+        ours_clusters = _ours_clusters(folder / "ours")
         peer_cmd = [str(peer_py), str(repo / "benchmarks" / "_datatrove_minhash.py"), str(inp),
                     str(folder / "dt"), str(workers), str(NGRAM), str(BANDS), str(ROWS)]
-        peer = _timed(peer_cmd, env={**os.environ, "PYTHONHASHSEED": "0"}, log=folder / "dt.log")
-        peer_removed = set(json.loads(peer.pop("stdout").strip().splitlines()[-1])["removed"])
-        ours.pop("stdout")
+        peer = run_timed(peer_cmd, env={**os.environ, "PYTHONHASHSEED": "0"}, log=folder / "dt.log")
+        peer.pop("stdout")
+        peer_removed, peer_clusters = _datatrove_outputs(folder / "dt")
         planted = _planted(truth["manifest"], set(truth["ids"]))
         groups = _groups(truth["manifest"])
         present = set(truth["ids"])
@@ -244,9 +247,11 @@ def run(size: str = "quick", workers: int = 2, **kw) -> dict:
 
     report = {
         "size": size,
-        "command": f"python -m benchmarks.near_dedup_peer --size {size}",
+        "command": f"python -m benchmarks.near_dedup_peer --size {size} --workers {workers}"
+                   + (f" --driver-memory {driver_memory or repr('')}" if driver_memory != DRIVER_MEMORY else ""),
         "documents": n,
-        "parameters": {"ngram": NGRAM, "bands": BANDS, "rows": ROWS, "workers": workers, "input_files": FILES},
+        "parameters": {"ngram": NGRAM, "bands": BANDS, "rows": ROWS, "workers": workers, "input_files": FILES,
+                       "corpusforge_driver_memory": driver_memory or "4g (default)"},
         "datatrove_version": _peer_venv.version(),
         "corpusforge": ours,
         "datatrove": peer,
@@ -266,6 +271,8 @@ def run(size: str = "quick", workers: int = 2, **kw) -> dict:
         # Which member of a cluster survives is a convention (ours: the configured survivor rule; datatrove:
         # the first document of the cluster's smallest node), so documents removed also compare per group.
         "removed_per_planted_group": _per_group(ours_removed, peer_removed, groups, present),
+        # The clusters themselves (survivor convention aside): see docs/benchmarks.md.
+        "clusters": compare_clusters(ours_clusters, peer_clusters, ours_removed, peer_removed),
         "machine": {
             "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
             "note": "whole processes, start-up included; shared machine, noisy",
@@ -285,8 +292,6 @@ def run(size: str = "quick", workers: int = 2, **kw) -> dict:
 
 def _per_group(ours: set[str], peer: set[str], groups: dict[str, str], present: set[str]) -> dict:
     """How many planted groups each side removes the same number of documents from."""
-    from collections import Counter
-
     size = Counter(groups[i] for i in present if i in groups)
     o = Counter(groups[i] for i in ours if i in groups)
     p = Counter(groups[i] for i in peer if i in groups)
@@ -302,7 +307,7 @@ def _per_group(ours: set[str], peer: set[str], groups: dict[str, str], present: 
 
 
 def table(report: dict) -> str:
-    c, d, r = report["corpusforge"], report["datatrove"], report["removed"]
+    c, d, r, k = report["corpusforge"], report["datatrove"], report["removed"], report["clusters"]
     return "\n".join([
         "| side | wall s | CPU s | peak RSS MiB | removed |", "|---|---|---|---|---|",
         f"| corpusforge run (near dedup only, local[{report['parameters']['workers']}]) | {c['wall_s']} "
@@ -313,25 +318,27 @@ def table(report: dict) -> str:
         f"{report['documents']} documents; ours **{report['speedup_wall']}x** faster (wall), "
         f"{report['cpu_ratio']}x less CPU; removed by both {r['both']}, only corpusforge "
         f"{r['only_corpusforge']}, only datatrove {r['only_datatrove']} (Jaccard {r['jaccard_of_removal_sets']})",
+        f"clusters: corpusforge {k['corpusforge_clusters']}, datatrove {k['datatrove_clusters']}, identical "
+        f"{k['identical_clusters']} ({k['same_survivor']} with the same survivor); removed in differing clusters: "
+        f"corpusforge {k['removed_in_differing_clusters']['corpusforge']}, datatrove "
+        f"{k['removed_in_differing_clusters']['datatrove']}",
+        f"peak RSS MiB by process kind: corpusforge {c['peak_rss_mib_by_kind']}, datatrove {d['peak_rss_mib_by_kind']}",
     ])
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from benchmarks._cli import add_output_options, emit
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", default="quick", choices=sorted(SIZES), help="documents: %s" % SIZES)
     p.add_argument("--docs", type=int, default=None)
     p.add_argument("--workers", type=int, default=2, help="Spark local[W] / datatrove workers")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--output", type=Path, default=None)
+    p.add_argument("--driver-memory", default=DRIVER_MEMORY,
+                   help="our run's spark.driver_memory (JVM heap); empty: the configuration's default (4g)")
+    add_output_options(p)
     args = p.parse_args(argv)
-    report = run(args.size, workers=args.workers, docs=args.docs)
-    print(table(report))
-    if args.json:
-        print(json.dumps(report, indent=2))
-    if args.output:
-        args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0
-
+    report = run(args.size, workers=args.workers, driver_memory=args.driver_memory, docs=args.docs)
+    return emit(report, table, args.json, args.output)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -218,20 +218,16 @@ def table(report: dict) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from benchmarks._cli import add_output_options, emit
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", default="quick", choices=sorted(SIZES), help="generated documents: %s" % SIZES)
     p.add_argument("--generated", type=int, default=None, help="override the generated documents")
     p.add_argument("--rounds", type=int, default=None, help="best of (default: 2 at quick size, else 3)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--output", type=Path, default=None)
+    add_output_options(p)
     args = p.parse_args(argv)
     report = run(args.size, rounds=args.rounds, generated=args.generated)
-    print(table(report))
-    if args.json:
-        print(json.dumps(report, indent=2))
-    if args.output:
-        args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return emit(report, table, args.json, args.output)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,19 @@ The plan, step by step (all intermediate tables are written under ``ctx.work_dir
    cluster that contains an index document keeps none of this run's members. Giant clusters fail the
    run or are flagged (kept whole), per ``on_giant_cluster``.
 
+**Two plans for steps 2 to 5.** Runs of at most ``driver_clustering_max_documents`` documents (default one
+million) outside incremental mode do them on the driver (:meth:`NearDedupStage._cluster_on_driver`): the
+signatures table is read once with pyarrow, buckets and star edges are found with numpy sorts
+(:func:`pipelines.text.components.bucket_star_edges`), connected components by vectorised hooking and
+pointer jumping (:func:`pipelines.text.components.component_labels`), survivors by one ``lexsort``; only
+candidate verification, when configured, is a Spark job. The result (clusters, survivors, flags, the
+stage figures and ``cluster_stats.json``) is the Spark plan's, which ``tests/spark/test_near_dedup_driver.py``
+checks rule by rule; it saves a dozen small Spark jobs (about 25 s of a 20,000-document run on two cores)
+at the cost of a few hundred bytes of driver memory per document. ``stage_info.near_dedup.clustering``
+says which plan ran. With the driver plan and a result of up to :data:`BROADCAST_RESULT_ROWS` rows, the
+stage's output is a broadcast join of the documents with that result, cheap enough that the runner does
+not write it once more (``materialize`` is False for that run).
+
 Columns added: ``dup_cluster_id`` (string; the doc's own id when it is in no cluster),
 ``dup_cluster_size`` (int; this run's documents in the cluster, 1 for singletons; the tokenize step copies
 it into the shard rows, where the trainer's rehydration reads it),
@@ -47,11 +60,14 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from pipelines.text import components
 from pipelines.text import minhash as mh
 
 from . import near_dedup_index as dedup_index
@@ -61,6 +77,9 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_REASON = "near_dedup:duplicate"
 ERROR_REASON = "near_dedup:error"
+#: Result rows (clustered or failed documents) up to which the result is broadcast to the join with the
+#: documents and the stage's output is not materialized by the runner (about 100 bytes a row).
+BROADCAST_RESULT_ROWS = 200_000
 
 
 class GiantClusterError(RuntimeError):
@@ -91,6 +110,8 @@ def _signature_udf(kind: str, ngram: int, num_perm: int, seed: int, bands: int, 
             try:
                 sig, n_sh, keys, sets = compute(texts)
                 failed = np.zeros(n, dtype=bool)
+            except mh.KernelUnavailableError:  # a setup error, not a bad document: fail the run
+                raise
             except Exception:  # retry one by one so that one bad document does not fail the batch
                 sig = np.full((n, num_perm), mh.EMPTY_HASH_VALUE, dtype=np.uint32)
                 n_sh = np.zeros(n, dtype=np.int64)
@@ -273,6 +294,19 @@ def connected_components(
     return labels, iterations
 
 
+def _parquet_rows(path: Path) -> int:
+    """Rows of a folder of Parquet files, from their footers (no Spark job)."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(Path(path).glob("*.parquet")))
+
+
+def _count_pairs(sizes: np.ndarray, giant: np.ndarray) -> dict[tuple[int, bool], int]:
+    """Clusters by (size, giant)."""
+    out: dict[tuple[int, bool], int] = {}
+    for k, g in zip(sizes.tolist(), giant.tolist()):
+        out[(k, g)] = out.get((k, g), 0) + 1
+    return out
+
+
 class _Laps:
     """Wall seconds of the phases of :meth:`NearDedupStage.apply`, in order (``timings_s``)."""
 
@@ -328,7 +362,190 @@ class NearDedupStage(Stage):
 
         sig = self._signatures(df)
         lap("signatures")
+        n_docs = _parquet_rows(self.work / "signatures")
+        planned = None
+        if not self._index_versions and n_docs <= s.driver_clustering_max_documents:
+            planned = self._cluster_on_driver(sig, lap)  # None when doc ids repeat (the Spark plan merges them)
+        info, result = planned if planned is not None else self._cluster_on_spark(sig, lap)
+        # The expensive work is done and written; what is left is a join with the result. A small result
+        # (the driver plan's, up to BROADCAST_RESULT_ROWS rows) is broadcast and the stage's output is
+        # cheap to recompute, so the runner need not write it once more (``materialize``).
+        small = planned is not None and info["documents_in_clusters"] + info["errors"] <= BROADCAST_RESULT_ROWS
+        self.materialize = not small
+        if small:
+            result = F.broadcast(result)
+        info["timings_s"] = lap.timings
+        self.ctx.stage_info[self.name] = info
+        log.info(
+            "near_dedup: %d documents, %d clusters, %d duplicates, %d iterations (%s)",
+            info["documents"], info["clusters"], info["duplicates"], info["cc_iterations"], info["clustering"],
+        )
+        return self._join_back(df, result)
+
+    def _cluster_on_driver(self, sig: DataFrame, lap: "_Laps") -> Optional[tuple[dict[str, Any], DataFrame]]:
+        """Steps 2 to 5 on the driver, vectorised with numpy: the same clusters, survivors and statistics as
+        :meth:`_cluster_on_spark`, without its dozen small Spark jobs (runs of up to
+        ``driver_clustering_max_documents`` documents, outside incremental mode). Returns ``(info, result)``,
+        or None (nothing done) when doc ids repeat.
+
+        The signatures table is read once with pyarrow (doc_id, band keys and the survivor rule's inputs,
+        about ``8 * bands`` bytes per document plus the ids); only candidate verification, when
+        configured, runs as a Spark job (:meth:`_verify`). The result is written to
+        ``ctx.work_dir/near_dedup/result`` like the Spark plan's.
+        """
+        s = self.section
+        columns = ["doc_id", "source", "n_chars", "priority", "n_shingles", "band_keys"]
+        table = pq.read_table(str(self.work / "signatures"), columns=columns)
+        n_docs = table.num_rows
+        if pc.count_distinct(table.column("doc_id")).as_py() != n_docs:
+            log.warning("near_dedup: doc_id values repeat; clustering with Spark jobs, which treat them as one node")
+            return None
+        n_sh = table.column("n_shingles").to_numpy(zero_copy_only=False)
+        with_shingles, errors = int((n_sh > 0).sum()), int((n_sh < 0).sum())
+        info: dict[str, Any] = {
+            "documents": n_docs,
+            "documents_with_shingles": with_shingles,
+            "documents_without_shingles": n_docs - with_shingles - errors,
+            "errors": errors,
+            "params": {**self.params, "threshold": s.threshold, "verification": s.verification, "survivor": s.survivor},
+            "clustering": "driver",
+        }
+        # Nodes 0..m-1: the documents with a shingle in doc_id order, so that smaller node = smaller doc_id.
+        order = pc.sort_indices(table.column("doc_id")).to_numpy()
+        rows = order[n_sh[order] > 0]
+        ids = table.column("doc_id").take(pa.array(rows)).to_numpy(zero_copy_only=False)
+        m = len(rows)
+        keys = table.column("band_keys").take(pa.array(rows)).combine_chunks().flatten().to_numpy()
+        keys = keys.astype(np.int64, copy=False).reshape(m, self.bands)
+        lap("read")
+
+        src, dst, bstats = components.bucket_star_edges(keys, s.max_bucket_size, s.on_huge_bucket == "skip")
+        info.update(bstats)
+        if info["huge_buckets"]:
+            log.warning(
+                "near_dedup: %d buckets have more than %d members (largest %d); on_huge_bucket=%s",
+                info["huge_buckets"], s.max_bucket_size, info["largest_bucket"], s.on_huge_bucket,
+            )
+        info["candidate_edges"] = len(src)
+        if s.verification != "none" and len(src):
+            src, dst = self._verify_on_driver(ids, src, dst, sig)
+            info["verified_edges"] = len(src)
+        lap("buckets")
+
+        labels, info["cc_iterations"] = components.component_labels(m, src, dst)
+        lap("components")
+
+        clustered = np.zeros(m, dtype=bool)
+        clustered[src] = True
+        clustered[dst] = True
+        node = np.flatnonzero(clustered)
+        root = labels[node]
+        roots, sizes = np.unique(root, return_counts=True)
+        size_of = np.zeros(m, dtype=np.int64)
+        size_of[roots] = sizes
+        # Survivor: the smallest (rule keys..., node) of each cluster; node order is doc_id order, so
+        # with lowest_doc_id it is the root itself.
+        survivor_of = np.zeros(m, dtype=np.int64)
+        rule_keys = self._driver_survivor_keys(table, rows[node])
+        if rule_keys:
+            best = np.lexsort((node, *reversed(rule_keys), root))  # lexsort: the last key is the primary one
+            survivor_of[roots] = node[best[np.r_[0, np.cumsum(sizes)[:-1]]]]
+        else:
+            survivor_of[roots] = roots
+        giant_limit = max(s.giant_cluster_share * n_docs, float(s.giant_cluster_min_size))
+        giant_cluster = sizes > giant_limit
+        groups = [
+            {"size": int(k), "with_index": False, "giant": bool(g), "clusters": int(c)}
+            for (k, g), c in _count_pairs(sizes, giant_cluster).items()
+        ]
+        self._guard_giant_clusters(groups, giant_limit, info)
+        self._summarize(groups, info)
+        giant = size_of[root] > giant_limit
+        lap("clusters")
+
+        err_ids = table.column("doc_id").filter(pa.array(n_sh < 0))
+        result = pa.table({
+            "doc_id": pa.concat_arrays([pa.array(ids[node], pa.string()), err_ids.combine_chunks().cast(pa.string())]),
+            "_cluster_id": pa.array(list(ids[root]) + [None] * len(err_ids), pa.string()),
+            "_cluster_size": pa.array(np.r_[size_of[root], np.zeros(len(err_ids), np.int64)].astype(np.int32),
+                                      mask=np.r_[np.zeros(len(node), bool), np.ones(len(err_ids), bool)]),
+            "_giant": pa.array(np.r_[giant, np.zeros(len(err_ids), bool)]),
+            "_dup": pa.array(np.r_[~giant & (node != survivor_of[root]), np.zeros(len(err_ids), bool)]),
+            "_error": pa.array(np.r_[np.zeros(len(node), bool), np.ones(len(err_ids), bool)]),
+        })
+        path = self.work / "result"
+        path.mkdir(parents=True, exist_ok=True)
+        pq.write_table(result, str(path / "part-00000.parquet"))
+        result_df = self.ctx.spark.read.parquet(str(path))
+        lap("result")
+
+        top = []
+        if s.stats_top_clusters:
+            multi = np.flatnonzero(sizes > 1)
+            pick = multi[np.lexsort((roots[multi], -sizes[multi]))][: s.stats_top_clusters]
+            sources = table.column("source").take(pa.array(rows[node])).to_pylist()
+            mix: dict[int, dict[str, int]] = {}
+            wanted = set(roots[pick].tolist())
+            for r, src_name in zip(root.tolist(), sources):
+                if r in wanted:
+                    key = src_name if src_name is not None else "(none)"
+                    mix.setdefault(r, {})[key] = mix.setdefault(r, {}).get(key, 0) + 1
+            top = [
+                {
+                    "cluster_id": ids[roots[i]],
+                    "size": int(sizes[i]),
+                    "index_members": 0,
+                    "survivor": None if giant_cluster[i] else ids[survivor_of[roots[i]]],
+                    "giant": bool(giant_cluster[i]),
+                    "sources": dict(sorted(mix.get(int(roots[i]), {}).items())),
+                }
+                for i in pick
+            ]
+        self._write_stats_file(top, info)
+        lap("statistics")
+        return info, result_df
+
+    def _driver_survivor_keys(self, table: pa.Table, rows: np.ndarray) -> list[np.ndarray]:
+        """The survivor rule's sort keys (most significant first) for the given signature rows, ordered as
+        Spark orders the struct of :meth:`_survivor_order` (a null sorts first, NaN last)."""
+        rule = self.section.survivor
+        if rule == "lowest_doc_id":
+            return []
+        if rule == "longest":
+            col = table.column("n_chars").take(pa.array(rows))
+            val = -col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
+            return [np.where(col.is_null().to_numpy(zero_copy_only=False), -np.inf, val)]  # null first
+        col = table.column("priority").take(pa.array(rows))
+        null = col.is_null().to_numpy(zero_copy_only=False)
+        val = col.fill_null(0.0).to_numpy(zero_copy_only=False).astype(np.float64)
+        if self.section.survivor_order == "desc":
+            val = -val
+        # Spark: null loses (k0), then NaN is larger than every number (numpy's lexsort agrees), then the id.
+        return [null.astype(np.int8), val]
+
+    def _verify_on_driver(
+        self, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, sig: DataFrame
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate verification of the driver plan: the edges go through :meth:`_verify` (a Spark job)."""
+        path = self.work / "candidate_edges"
+        path.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            pa.table({"src": pa.array(ids[src], pa.string()), "dst": pa.array(ids[dst], pa.string()),
+                      "i": pa.array(np.arange(len(src), dtype=np.int64))}),
+            str(path / "part-00000.parquet"),
+        )
+        edges = self.ctx.spark.read.parquet(str(path))
+        passed = self._verify(edges.select("src", "dst"), sig, None)
+        node_of = {doc: i for i, doc in enumerate(ids.tolist())}
+        kept = passed.toArrow() if hasattr(passed, "toArrow") else pa.Table.from_pandas(passed.toPandas())
+        s_ids, d_ids = kept.column("src").to_pylist(), kept.column("dst").to_pylist()
+        pairs = np.array(sorted((node_of[a], node_of[b]) for a, b in zip(s_ids, d_ids)), dtype=np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
+
+    def _cluster_on_spark(self, sig: DataFrame, lap: "_Laps") -> tuple[dict[str, Any], DataFrame]:
+        """Steps 2 to 5 as Spark jobs (any input size, incremental mode): ``(info, result)``."""
         info = self._totals(sig)
+        info["clustering"] = "spark"
         keys, index_docs = self._band_keys(sig)
         lap("totals")
         buckets = self._buckets(keys, info)
@@ -345,13 +562,7 @@ class NearDedupStage(Stage):
         lap("result")
         self._write_stats(clusters, members, info)
         lap("statistics")
-        info["timings_s"] = lap.timings
-        self.ctx.stage_info[self.name] = info
-        log.info(
-            "near_dedup: %d documents, %d clusters, %d duplicates, %d iterations",
-            info["documents"], info["clusters"], info["duplicates"], info["cc_iterations"],
-        )
-        return self._join_back(df, result)
+        return info, result
 
     # ------------------------------------------------------------------ the steps of apply
     def _checkpoint(self, df: DataFrame, name: str) -> DataFrame:
@@ -750,6 +961,10 @@ class NearDedupStage(Stage):
             }
             for r in top
         ]
+        self._write_stats_file(largest, info)
+
+    def _write_stats_file(self, largest: list[dict], info: dict) -> None:
+        """``cluster_stats.json`` from the run's figures and the largest clusters."""
         stats = {
             "stage": self.name,
             "documents": info["documents"],

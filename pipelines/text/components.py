@@ -94,4 +94,83 @@ def lsh_star_edges(
     return sorted(edges)
 
 
-__all__ = ["UnionFind", "connected_components", "lsh_star_edges", "partition"]
+def bucket_star_edges(
+    keys: np.ndarray, max_bucket_size: int, skip_huge: bool
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Star edges of LSH buckets over integer node ids, vectorised (the driver-side plan of the stage).
+
+    Args:
+        keys: ``(n, bands)`` int64 band keys of nodes ``0..n-1``; node ids must order like the documents'
+            ids (node ``i`` < node ``j`` when doc ``i`` < doc ``j``), so that a bucket's root, its smallest
+            node, is its smallest doc_id.
+        max_bucket_size: buckets with more members than this are huge.
+        skip_huge: drop the edges of huge buckets (``on_huge_bucket: skip``).
+
+    Returns:
+        ``(src, dst, stats)``: distinct edges ``src -> dst`` (member -> its bucket's root, ``src > dst``)
+        as int64 arrays sorted by ``(src, dst)``, and ``stats`` with ``candidate_buckets`` (buckets of
+        two members or more), ``huge_buckets`` and ``largest_bucket``.
+    """
+    n, bands = keys.shape if keys.ndim == 2 else (0, 0)
+    nodes = np.arange(n, dtype=np.int64)
+    src_parts, dst_parts = [], []
+    n_buckets = n_huge = largest = 0
+    for band in range(bands):
+        order = np.lexsort((nodes, keys[:, band]))
+        k = keys[order, band]
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        sizes = np.diff(np.r_[starts, n])
+        multi = sizes > 1
+        n_buckets += int(multi.sum())
+        if not multi.any():
+            continue
+        largest = max(largest, int(sizes.max()))
+        huge = sizes > max_bucket_size
+        n_huge += int(huge.sum())
+        linked = multi & ~huge if skip_huge else multi
+        # every row gets its bucket's root (first node of its run, the smallest as runs are sorted by node)
+        root = np.repeat(order[starts], sizes)
+        member_linked = np.repeat(linked, sizes)
+        keep = member_linked & (order != root)
+        src_parts.append(order[keep])
+        dst_parts.append(root[keep])
+    if src_parts:
+        src, dst = np.concatenate(src_parts), np.concatenate(dst_parts)
+        pairs = np.unique(src * np.int64(max(n, 1)) + dst)
+        src, dst = pairs // max(n, 1), pairs % max(n, 1)
+    else:
+        src = dst = np.zeros(0, dtype=np.int64)
+    return src, dst, {"candidate_buckets": n_buckets, "huge_buckets": n_huge, "largest_bucket": largest}
+
+
+def component_labels(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, int]:
+    """Connected components of nodes ``0..n-1``: every node's smallest node of its component.
+
+    Vectorised hooking with pointer jumping: every node's parent is never larger than the node; each
+    round hooks the root of every edge's larger end under the other end's root (the smallest such root
+    wins), then jumps every parent to its root. A root is therefore the smallest node of its tree, and
+    when no edge joins two trees it is the smallest of its component. Returns ``(labels, rounds)``; a
+    node without an edge is its own label.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    rounds = 0
+    while len(src):
+        ru, rv = parent[src], parent[dst]
+        apart = ru != rv
+        if not apart.any():
+            break
+        rounds += 1
+        ru, rv = ru[apart], rv[apart]
+        np.minimum.at(parent, np.maximum(ru, rv), np.minimum(ru, rv))
+        while True:  # pointer jumping until every parent is a root
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+        src, dst = src[apart], dst[apart]  # edges inside one tree stay inside it
+    return parent, rounds
+
+
+__all__ = [
+    "UnionFind", "bucket_star_edges", "component_labels", "connected_components", "lsh_star_edges", "partition",
+]

@@ -85,6 +85,13 @@ class NearDedupSection(FilterSection):
     )
     max_iterations: int = Field(100, ge=1, description="Connected components: fail if not converged by then.")
     stats_top_clusters: int = Field(20, ge=0, le=10_000, description="Largest clusters listed in the statistics.")
+    driver_clustering_max_documents: int = Field(
+        1_000_000,
+        ge=0,
+        description="Runs of at most this many documents (outside incremental mode) find buckets, connected "
+        "components and survivors on the driver with numpy (same clusters and survivors; a few hundred bytes "
+        "of driver (Python) memory per document, no Spark job per step); larger runs, and 0, use Spark jobs.",
+    )
     index_path: Optional[str] = Field(
         None,
         description="Incremental dedup index (directory). The run dedups against it and, once its "
