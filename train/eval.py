@@ -45,6 +45,7 @@ import torch.nn.functional as F
 
 from storage.files import file_sha256
 from storage.tokenizer import LoadedTokenizer, TokenizerError, load_tokenizer, load_tokenizer_from_string
+from train.allocator import tune_malloc
 from train.checkpoint import load_checkpoint
 from train.model import GPT, ModelConfig
 
@@ -231,6 +232,7 @@ def score_windows(model: torch.nn.Module, windows: Sequence[Window], *, batch_si
     ``0 .. max(key)``; a key without windows gets 0 nats and 0 tokens. Windows are scored longest first,
     ``batch_size`` per forward pass, or more short ones while ``rows x width <= max_tokens``.
     """
+    tune_malloc()
     n_keys = (max(w.key for w in windows) + 1) if windows else 0
     nll = [0.0] * n_keys
     count = [0] * n_keys
