@@ -80,17 +80,34 @@ def _corpus(root: Path) -> Path:
     return d
 
 
-def _run(root: Path, raw: Path, name: str, *overrides: str) -> tuple[Path, str]:
-    out = root / name
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-               PYTHONPATH=str(REPO))
-    sets = [a for o in ("language.keep=[en]", "pii.max_density=null", *overrides) for a in ("--set", o)]
-    r = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "--log-level", "DEBUG", "run", "--config", "demo", "--input", str(raw),
-         "--output", str(out), "--master", "local[2]", *sets],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert r.returncode in (0, 3), r.stderr[-3000:]
-    return out, r.stdout + r.stderr
+class _Run:
+    """``corpusforge run`` over the canary corpus into ``root/name``, started in the background."""
+
+    def __init__(self, root: Path, raw: Path, name: str, *overrides: str):
+        self.out = root / name
+        self.stdout, self.stderr = root / f"{name}.stdout", root / f"{name}.stderr"
+        env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+                   PYTHONPATH=str(REPO))
+        env.pop("PYSPARK_GATEWAY_PORT", None)
+        sets = [a for o in ("language.keep=[en]", "pii.max_density=null", *overrides) for a in ("--set", o)]
+        with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jobs.cli", "--log-level", "DEBUG", "run", "--config", "demo", "--input",
+                 str(raw), "--output", str(self.out), "--master", "local[2]", *sets],
+                cwd=REPO, env=env, stdout=out, stderr=err)
+
+    def result(self) -> tuple[Path, str]:
+        """The output folder and everything the run printed (stdout, then stderr), once it has finished."""
+        rc = self.proc.wait(900)
+        stdout = self.stdout.read_text(encoding="utf-8", errors="replace")
+        stderr = self.stderr.read_text(encoding="utf-8", errors="replace")
+        assert rc in (0, 3), stderr[-3000:]
+        return self.out, stdout + stderr
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(60)
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +116,29 @@ def canary_corpus(tmp_path_factory):
     return root, _corpus(root)
 
 
-@pytest.fixture(scope="module")
-def canary_run(canary_corpus):
-    """The default configuration (``output.rejected_text: scrubbed``)."""
-    return _run(*canary_corpus, "out")
-
-
 #: The other two modes: cheaper runs (no NER, no near dedup), since what differs is rejected/ only.
 _FAST = ("pii.ner=false", "near_dedup.enabled=false")
+
+
+@pytest.fixture(scope="module")
+def canary_runs(canary_corpus):
+    """The three runs of the module, started together (independent outputs; a tiny local run leaves cores
+    idle much of the time): the default configuration (``output.rejected_text: scrubbed``), ``none`` and
+    ``raw``. Each test waits for the run it reads."""
+    runs = {"default": _Run(*canary_corpus, "out")}
+    runs["none"] = _Run(*canary_corpus, "out-none", "output.rejected_text=none", *_FAST)
+    runs["raw"] = _Run(*canary_corpus, "out-raw", "output.rejected_text=raw", *_FAST)
+    try:
+        yield runs
+    finally:
+        for run in runs.values():
+            run.stop()
+
+
+@pytest.fixture(scope="module")
+def canary_run(canary_runs):
+    """The default configuration (``output.rejected_text: scrubbed``)."""
+    return canary_runs["default"].result()
 
 
 def _assert_clean(blob: str, where: str):
@@ -182,8 +214,8 @@ def test_rejected_and_ledger_are_clean_by_default(canary_run):
     _assert_rejected_clean(logs, "the run's logs")
 
 
-def test_rejected_text_none_keeps_no_text(canary_corpus):
-    out, logs = _run(*canary_corpus, "out-none", "output.rejected_text=none", *_FAST)
+def test_rejected_text_none_keeps_no_text(canary_runs):
+    out, logs = canary_runs["none"].result()
     rejected, ledger = _rejected_and_ledger(out)
     assert all(r["text"] is None for r in rejected)
     _assert_rejected_clean(json.dumps(rejected, default=str), "rejected/ (none)")
@@ -191,8 +223,8 @@ def test_rejected_text_none_keeps_no_text(canary_corpus):
     _assert_rejected_clean(logs, "the run's logs (none)")
 
 
-def test_rejected_text_raw_brings_it_back_in_rejected_only(canary_corpus):
-    out, logs = _run(*canary_corpus, "out-raw", "output.rejected_text=raw", *_FAST)
+def test_rejected_text_raw_brings_it_back_in_rejected_only(canary_runs):
+    out, logs = canary_runs["raw"].result()
     rejected, ledger = _rejected_and_ledger(out)
     blob = json.dumps(rejected, default=str)
     assert all(v in blob for v in REJECTED_CANARIES.values()), "raw keeps the text as ingested"

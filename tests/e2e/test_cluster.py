@@ -7,7 +7,8 @@ section, parsed from the README itself, so that the documented path is the teste
 
 * the zip route: ``zip -qr corpusforge.zip pipelines ...`` and ``spark-submit --py-files corpusforge.zip``;
 * the archive route: ``corpusforge pack-env`` and ``spark-submit --archives env.tar.gz#environment``;
-* lost executors: one worker's executor JVM is killed while near dedup runs; Spark retries the work.
+* lost executors: in the zip route's run, one worker's executor JVM is killed while near dedup runs; Spark
+  retries the work and the run still matches local mode.
 
 Every run must be content-identical to a local-mode run of the same inputs and run id (Parquet tables by
 schema, row groups and values, as ``scripts/compare_runs.py`` compares them; token shards byte for byte).
@@ -15,6 +16,10 @@ schema, row groups and values, as ``scripts/compare_runs.py`` compares them; tok
 Executors get a Python with the project's dependencies but without corpusforge itself (the venv minus its
 editable install, as on a cluster node), and spark-submit runs outside the checkout: our code reaches them
 only through what the documented command ships.
+
+The test cluster's own configuration (its ``spark-defaults.conf``, as a cluster administrator would set it)
+gives the driver and executor JVMs the C1-only JIT that ``corpusforge run`` uses for small local inputs: the
+runs here are tiny and the machine small, so C2 compilation would mostly compete with the work for CPU.
 """
 from __future__ import annotations
 
@@ -235,18 +240,6 @@ def executor_python(root: Path) -> Path:
     return env / "bin" / "python"
 
 
-def _clean_env() -> dict[str, str]:
-    """The environment of the daemons and of spark-submit: loopback only, no path to the checkout."""
-    import pyspark
-
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYSPARK_GATEWAY_PORT",
-                        "SPARK_CONF_DIR", "SPARK_HOME")}
-    env.update(SPARK_HOME=os.path.dirname(pyspark.__file__), SPARK_LOCAL_IP="127.0.0.1",
-               SPARK_MASTER_HOST="127.0.0.1", PATH=f"{PYTHON.parent}{os.pathsep}{env.get('PATH', '')}")
-    return env
-
-
 # ---------------------------------------------------------------------------------- the cluster
 def _free_port() -> int:
     with socket.socket() as s:
@@ -263,6 +256,49 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(20)
+
+
+#: JVM options of the test cluster (daemons, drivers, executors): C1 only, see the module docstring.
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
+
+
+def _write_conf_dir(root: Path) -> Path:
+    """A Spark configuration folder whose ``spark-defaults.conf`` gives drivers and executors the quick JIT."""
+    conf = root / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "spark-defaults.conf").write_text(f"spark.driver.extraJavaOptions {QUICK_JIT}\n"
+                                              f"spark.executor.extraJavaOptions {QUICK_JIT}\n", encoding="utf-8")
+    return conf
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment of the daemons and of spark-submit: loopback only, no path to the checkout, the test
+    cluster's configuration folder (the quick JIT)."""
+    import pyspark
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYSPARK_GATEWAY_PORT",
+                        "SPARK_CONF_DIR", "SPARK_HOME")}
+    env.update(SPARK_HOME=os.path.dirname(pyspark.__file__), SPARK_LOCAL_IP="127.0.0.1",
+               SPARK_MASTER_HOST="127.0.0.1", PATH=f"{PYTHON.parent}{os.pathsep}{env.get('PATH', '')}",
+               SPARK_DAEMON_JAVA_OPTS=QUICK_JIT)
+    if _CONF_DIR is not None:
+        env["SPARK_CONF_DIR"] = str(_CONF_DIR)
+    return env
+
+
+_CONF_DIR: Optional[Path] = None  # set for the module's duration by the fixture below
+
+
+@pytest.fixture(scope="module", autouse=True)
+def spark_conf_dir(tmp_path_factory) -> Iterator[Path]:
+    """The test cluster's configuration folder, used by the daemons and every spark-submit of this module."""
+    global _CONF_DIR
+    _CONF_DIR = _write_conf_dir(tmp_path_factory.mktemp("spark-conf"))
+    try:
+        yield _CONF_DIR
+    finally:
+        _CONF_DIR = None
 
 
 class Cluster:
@@ -426,70 +462,6 @@ def _zip_code(cmds: dict[str, str], into: Path) -> None:
     subprocess.run(argv, cwd=REPO, check=True, timeout=120)
 
 
-@pytest.mark.slow
-def test_zip_route_matches_local_mode(local_run, packing, cluster, corpus, deps_python, tmp_path):
-    """The zip route; the local reference run and the archive packing go on meanwhile."""
-    cmds = readme_cluster_commands()
-    _zip_code(cmds, tmp_path)
-    out = tmp_path / "out"
-    cmd = _resolve_submit(cmds["submit_zip"], cluster.url, deps_python, [corpus], out)
-    submit(cmd, tmp_path, tmp_path / "driver.log")
-    assert_same_run(out, local_run.result(), cluster.url)
-
-
-class Packing:
-    """The README's ``corpusforge pack-env`` command, run in the background from the start of the module
-    (it takes tens of seconds of mostly one core, which the Spark runs leave idle)."""
-
-    def __init__(self, root: Path, line: str):
-        self.root, self.log = root, root / "pack-env.log"
-        argv = shlex.split(line)
-        argv[0] = str(PYTHON.parent / argv[0]) if argv[0] == "corpusforge" else argv[0]
-        with open(self.log, "w") as f:
-            self.proc = subprocess.Popen(argv, cwd=root, env=_clean_env(), stdout=f, stderr=subprocess.STDOUT)
-
-    def wait(self) -> Path:
-        rc = self.proc.wait(600)
-        assert rc == 0, f"pack-env exited {rc}: {self.log.read_text(errors='replace')[-3000:]}"
-        return self.root
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(60)
-        for archive in self.root.glob("*.tar.gz"):
-            archive.unlink()  # hundreds of MB
-
-
-@pytest.fixture(scope="module")
-def packing(tmp_path_factory) -> Iterator[Optional[Packing]]:
-    """None when `corpusforge pack-env` or the README's archive route is missing (the test says which)."""
-    line = readme_cluster_commands().get("pack_env")
-    if not (REPO / "jobs" / "cmd_pack_env.py").exists() or line is None:
-        yield None
-        return
-    p = Packing(tmp_path_factory.mktemp("archive"), line)
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-@pytest.mark.slow
-def test_archive_route_matches_local_mode(local_run, packing, cluster, corpus):
-    cmds = readme_cluster_commands()
-    assert packing and "submit_archive" in cmds, f"README 'On a cluster' lacks the archive route: {cmds}"
-    root = packing.wait()  # env.tar.gz (the README's name) in the directory spark-submit runs in
-    if "zip" in cmds and "--py-files" in shlex.split(cmds["submit_archive"]):
-        _zip_code(cmds, root)
-    out = root / "out"
-    # the README's ./environment/bin/python stays; its driver python (a venv path) is the test's venv
-    cmd = _resolve_submit(cmds["submit_archive"], cluster.url, PYTHON, [corpus], out)
-    submit(cmd, root, root / "driver.log")
-    packing.stop()
-    assert_same_run(out, local_run.result(), cluster.url)
-
-
 # ---------------------------------------------------------------------------------- lost executors
 def executor_pids(work_dir: Path) -> dict[int, Path]:
     """JVMs of executors (CoarseGrainedExecutorBackend) whose working directory is under ``work_dir``."""
@@ -578,9 +550,13 @@ def _task_held_by(api: str, executor_id: str, hold: float = 2.0):
 
 
 @pytest.mark.slow
-def test_lost_executor_during_near_dedup_is_retried(local_run, cluster, corpus, deps_python, tmp_path):
-    """Worker 1's executor JVM dies (SIGKILL) while it runs a near-dedup task; the standalone worker
-    relaunches an executor, Spark reruns the lost task, and the run is unchanged.
+def test_zip_route_matches_local_mode_despite_a_lost_executor(local_run, packing, cluster, corpus, deps_python,
+                                                              tmp_path):
+    """The zip route (the README's zip and spark-submit commands), and in the same run a lost executor:
+    worker 1's executor JVM dies (SIGKILL) while it runs a near-dedup task; the standalone worker relaunches
+    an executor, Spark reruns the lost task, and the run is still content-identical to local mode. (Up to
+    the kill this is the plain zip-route run; one application proves both, instead of two full runs.) The
+    local reference run and the archive packing go on meanwhile.
 
     Deterministic: as soon as near dedup starts writing its first table the executor is frozen (SIGSTOP),
     so a task the driver hands it can no longer finish; once the driver's REST API has shown a task
@@ -632,4 +608,57 @@ def test_lost_executor_during_near_dedup_is_retried(local_run, cluster, corpus, 
     assert relaunched, f"worker 1 launched no new executor after the kill ({first_dir.parent})"
     print(f"killed executor {first_dir.name} (pid {pid}), relaunched as {relaunched}; removed: "
           f"{dead.get('removeReason')}; failed tasks: {[(t['taskId'], t.get('errorMessage')) for t in failed]}")
+    assert_same_run(out, local_run.result(), cluster.url)
+
+
+class Packing:
+    """The README's ``corpusforge pack-env`` command, run in the background from the start of the module
+    (it takes tens of seconds of mostly one core, which the Spark runs leave idle)."""
+
+    def __init__(self, root: Path, line: str):
+        self.root, self.log = root, root / "pack-env.log"
+        argv = shlex.split(line)
+        argv[0] = str(PYTHON.parent / argv[0]) if argv[0] == "corpusforge" else argv[0]
+        with open(self.log, "w") as f:
+            self.proc = subprocess.Popen(argv, cwd=root, env=_clean_env(), stdout=f, stderr=subprocess.STDOUT)
+
+    def wait(self) -> Path:
+        rc = self.proc.wait(600)
+        assert rc == 0, f"pack-env exited {rc}: {self.log.read_text(errors='replace')[-3000:]}"
+        return self.root
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(60)
+        for archive in self.root.glob("*.tar.gz"):
+            archive.unlink()  # hundreds of MB
+
+
+@pytest.fixture(scope="module")
+def packing(tmp_path_factory) -> Iterator[Optional[Packing]]:
+    """None when `corpusforge pack-env` or the README's archive route is missing (the test says which)."""
+    line = readme_cluster_commands().get("pack_env")
+    if not (REPO / "jobs" / "cmd_pack_env.py").exists() or line is None:
+        yield None
+        return
+    p = Packing(tmp_path_factory.mktemp("archive"), line)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.mark.slow
+def test_archive_route_matches_local_mode(local_run, packing, cluster, corpus):
+    cmds = readme_cluster_commands()
+    assert packing and "submit_archive" in cmds, f"README 'On a cluster' lacks the archive route: {cmds}"
+    root = packing.wait()  # env.tar.gz (the README's name) in the directory spark-submit runs in
+    if "zip" in cmds and "--py-files" in shlex.split(cmds["submit_archive"]):
+        _zip_code(cmds, root)
+    out = root / "out"
+    # the README's ./environment/bin/python stays; its driver python (a venv path) is the test's venv
+    cmd = _resolve_submit(cmds["submit_archive"], cluster.url, PYTHON, [corpus], out)
+    submit(cmd, root, root / "driver.log")
+    packing.stop()
     assert_same_run(out, local_run.result(), cluster.url)

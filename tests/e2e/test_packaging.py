@@ -65,21 +65,13 @@ def test_every_asset_loads_from_the_wheel_in_a_fresh_venv(tmp_path, expected):
                     "--no-index", str(wheel)], check=True, env=clean_env(), timeout=120)
     work = tmp_path / "cwd"
     work.mkdir()
-    summary = run_check(python, new_site, work)
-    assert_same_as_checkout(summary, expected)
-    assert summary["tokenizer"]["path"].startswith(new_site)  # on disk in site-packages: no extraction
-
     env = clean_env()
-    r = subprocess.run([str(venv / "bin" / "corpusforge"), "--help"], cwd=work, env=env, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0 and "pack-env" in r.stdout, r.stderr
-    # The wheel route of the README: spark-submit the installed entry point's file.
+    # The wheel route of the README: spark-submit the installed entry point's file ...
     entry = subprocess.run([python, "-c", "import jobs.run_pipeline as m; print(m.__file__)"], cwd=work, env=env,
                            capture_output=True, text=True, check=True).stdout.strip()
     assert entry.startswith(new_site)
-    r = subprocess.run([python, entry, "--help"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "--config" in r.stdout, r.stderr
-    # ... and really submitted (local mode, ingest + exact dedup only: the point is the code's origin).
+    # ... and really submitted (local mode, ingest + exact dedup only: the point is the code's origin). It runs
+    # in the background while the checks below use the same venv (they are independent of it).
     import pyspark
 
     spark_submit = str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
@@ -88,10 +80,29 @@ def test_every_asset_loads_from_the_wheel_in_a_fresh_venv(tmp_path, expected):
            for a in ("--set", f"{s}.enabled=false")]
     submit_env = clean_env(PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, SPARK_LOCAL_IP="127.0.0.1")
     submit_env.pop("PYTHONPATH", None)
-    r = subprocess.run([spark_submit, "--master", "local[1]", "--conf", f"spark.pyspark.python={python}",
-                        "--conf", f"spark.pyspark.driver.python={python}", "--conf", "spark.ui.enabled=false",
-                        entry, "--config", "demo", "--input", demo, "--output", str(work / "out"), *off],
-                       cwd=work, env=submit_env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    submit_log = tmp_path / "spark-submit.log"
+    with open(submit_log, "w") as log:
+        submitted = subprocess.Popen(
+            [spark_submit, "--master", "local[1]", "--conf", f"spark.pyspark.python={python}",
+             "--conf", f"spark.pyspark.driver.python={python}", "--conf", "spark.ui.enabled=false",
+             entry, "--config", "demo", "--input", demo, "--output", str(work / "out"), *off],
+            cwd=work, env=submit_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        summary = run_check(python, new_site, work)
+        assert_same_as_checkout(summary, expected)
+        assert summary["tokenizer"]["path"].startswith(new_site)  # on disk in site-packages: no extraction
+
+        r = subprocess.run([str(venv / "bin" / "corpusforge"), "--help"], cwd=work, env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0 and "pack-env" in r.stdout, r.stderr
+        r = subprocess.run([python, entry, "--help"], cwd=work, env=env, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0 and "--config" in r.stdout, r.stderr
+        rc = submitted.wait(300)
+    finally:
+        if submitted.poll() is None:
+            submitted.kill()
+            submitted.wait(60)
+    assert rc == 0, submit_log.read_text(errors="replace")[-3000:]
     run = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
     assert run["counts"]["curated"] > 0 and run["spark"]["master"] == "local[1]"
