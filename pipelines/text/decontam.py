@@ -49,7 +49,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import regex
 
-from .minhash import fmix64_int
+from .minhash import code_point_batches, fmix64_int
 
 HASH_VERSION = 1
 
@@ -677,14 +677,8 @@ class Matcher:
         """
         norms = [normalize(t) if t else "" for t in texts]
         out: list[DocMatch] = []
-        i = 0
-        while i < len(norms):
-            j, size = i, 0
-            while j < len(norms) and (j == i or size + len(norms[j]) <= _MAX_BATCH_CODEPOINTS):
-                size += len(norms[j])
-                j += 1
+        for i, j in code_point_batches(norms, _MAX_BATCH_CODEPOINTS):
             out.extend(self._match_flat(norms[i:j]))
-            i = j
         return out
 
     def _match_flat(self, norms: Sequence[str]) -> list[DocMatch]:

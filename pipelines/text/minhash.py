@@ -300,7 +300,7 @@ def active_kernel() -> str:
     return "compiled" if _kernel() is not None else "numpy"
 
 
-def _sub_batches(texts: Sequence[str], limit: int) -> Iterable[tuple[int, int]]:
+def code_point_batches(texts: Sequence[str], limit: int) -> Iterable[tuple[int, int]]:
     """``(i, j)`` ranges of ``texts`` of at most ``limit`` code points each (a longer text alone)."""
     i = 0
     while i < len(texts):
@@ -343,7 +343,7 @@ def _kernel_batch(
     sig = np.empty((n, n_perm), dtype=_U32) if perms is not None else None
     a, b = perms if perms is not None else (None, None)
     parts = []
-    for i, j in _sub_batches(texts, _KERNEL_BATCH_CODEPOINTS):
+    for i, j in code_point_batches(texts, _KERNEL_BATCH_CODEPOINTS):
         part = texts[i:j]
         if not normalized:
             part = [t if t.isascii() else _nfkc(t) for t in part]
@@ -473,7 +473,7 @@ def _shingle_hashes_numpy(raw: list[str], kind: ShingleKind, ngram: int,
     out_h: list[np.ndarray] = []
     out_o: list[np.ndarray] = []
     # Sub-batches bound the code point arrays; one huge document forms its own sub-batch.
-    for i, j in _sub_batches(raw, _MAX_BATCH_CODEPOINTS):
+    for i, j in code_point_batches(raw, _MAX_BATCH_CODEPOINTS):
         if normalized:
             lengths = np.fromiter(map(len, raw[i:j]), dtype=np.int64, count=j - i)
             joined = "".join(raw[i:j])
