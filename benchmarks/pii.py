@@ -228,16 +228,18 @@ def spans_main(argv: Optional[list[str]] = None) -> int:
     s = report["systems"]
     ratios = {
         "ours_ner_time_over_spacy_ner_time": round(s["corpusforge_ner"]["seconds"] / s["spacy_ner_only"]["seconds"], 3),
-        "target_ours_ner_time_over_spacy_ner_time": 1.2,
+        "target_ours_ner_time_over_spacy_ner_time": 1.1,
     }
     if "presidio_vanilla" in s:
         ratios["ours_ner_speedup_over_vanilla"] = round(
             s["presidio_vanilla"]["seconds"] / s["corpusforge_ner"]["seconds"], 2
         )
-        ratios["ours_patterns_speedup_over_vanilla_patterns"] = round(
+        # vanilla here keeps its default NLP engine (the spaCy pipeline with NER runs even for pattern entities):
+        # not its best pattern-only configuration, which `speed` measures (tokenizer-only spaCy) against the
+        # 5x target. This ratio is labelled for what it is.
+        ratios["ours_patterns_speedup_over_vanilla_default_engine_patterns"] = round(
             s["presidio_vanilla_patterns"]["seconds"] / s["corpusforge_patterns"]["seconds"], 2
         )
-        ratios["target_ours_patterns_speedup"] = 20
         ratios["recall_ours_ner_minus_vanilla"] = round(
             s["corpusforge_ner"]["recall"] - s["presidio_vanilla"]["recall"], 4
         )
