@@ -31,7 +31,7 @@ import pyarrow.dataset as ds
 from pipelines.text.quality import SIGNAL_NAMES
 from pipelines.whatif_classify import ClassifyWhatIfError, is_classify_override, run_classify_whatif
 from schemas.columns import DROP_REASON, reason_column
-from schemas.config import ConfigError, apply_overrides
+from schemas.config import ConfigError, apply_overrides, override_error_message
 from schemas.config.quality import QUALITY_RULES, RULE_NAMES, QualitySection
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,9 @@ def quality_section_with(config: dict[str, Any], overrides: Sequence[str]) -> Qu
     except ConfigError as exc:
         raise WhatIfError(str(exc)) from None
     except Exception as exc:  # pydantic.ValidationError: name the keys, never echo values
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            msgs = [f"quality.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors()]
-            raise WhatIfError("invalid --set: " + "; ".join(msgs)) from None
+        message = override_error_message(exc, "quality")
+        if message:
+            raise WhatIfError(message) from None
         raise
 
 

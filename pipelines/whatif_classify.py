@@ -28,6 +28,7 @@ import yaml
 
 from pipelines.text.classifier import top_fraction_count
 from schemas.columns import DROP_REASON, reason_column
+from schemas.config import override_error_message
 from schemas.config.classify import ClassifySection
 
 CLASSIFY_REASON = reason_column("classify")
@@ -90,10 +91,9 @@ def classify_section_with(config: dict[str, Any], overrides: Sequence[str]) -> C
     try:
         return ClassifySection.model_validate(data)
     except Exception as exc:  # pydantic.ValidationError: name the keys, never echo values
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            msgs = [f"classify.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors()]
-            raise ClassifyWhatIfError("invalid --set: " + "; ".join(msgs)) from None
+        message = override_error_message(exc, "classify")
+        if message:
+            raise ClassifyWhatIfError(message) from None
         raise
 
 

@@ -49,7 +49,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import regex
 
-from .minhash import code_point_batches, fmix64_int
+from .minhash import PowerTable, code_point_batches, fmix64_int
 
 HASH_VERSION = 1
 
@@ -123,28 +123,8 @@ def _fmix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-class _Powers:
-    """``B**k`` and ``B**-k`` mod 2**64 for k < capacity, grown by doubling (one table per base and worker)."""
-
-    def __init__(self, base: int, inverse: int) -> None:
-        self.base, self.inverse = base, inverse
-        self.pow = np.ones(1, dtype=_U64)
-        self.inv = np.ones(1, dtype=_U64)
-
-    def ensure(self, n: int) -> None:
-        if n <= len(self.pow):
-            return
-        cap = max(n, 2 * len(self.pow), 4096)
-        with np.errstate(over="ignore"):
-            seq = np.full(cap, self.base, dtype=_U64)
-            seq[0] = 1
-            self.pow = np.cumprod(seq, dtype=_U64)
-            seq[1:] = self.inverse
-            self.inv = np.cumprod(seq, dtype=_U64)
-
-
-_P1 = _Powers(_B1, _B1_INV)
-_P2 = _Powers(_B2, _B2_INV)
+_P1 = PowerTable(_B1, _B1_INV, 4096)
+_P2 = PowerTable(_B2, _B2_INV, 4096)
 
 
 @dataclass

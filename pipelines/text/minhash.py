@@ -206,26 +206,29 @@ def _fmix32(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _U32(16))
 
 
-class _PowerTable:
-    """B**k and B**-k mod 2**64 for k < capacity, grown by doubling (one per Python worker)."""
+class PowerTable:
+    """``base**k`` and ``base**-k`` mod 2**64 for k < capacity, grown by doubling (one table per base and
+    Python worker). ``inverse`` is ``base``'s inverse mod 2**64 (``base`` odd). Shared by the shingle hashes
+    here and the n-gram hashes of :mod:`pipelines.text.decontam`."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: int, inverse: int, min_capacity: int = 1024) -> None:
+        self.base, self.inverse, self.min_capacity = base, inverse, min_capacity
         self.pow = np.ones(1, dtype=_U64)
         self.inv = np.ones(1, dtype=_U64)
 
     def ensure(self, n: int) -> None:
         if n <= len(self.pow):
             return
-        cap = max(n, 2 * len(self.pow), 1024)
+        cap = max(n, 2 * len(self.pow), self.min_capacity)
         with np.errstate(over="ignore"):
-            base = np.full(cap, _B, dtype=_U64)
-            base[0] = 1
-            self.pow = np.cumprod(base, dtype=_U64)
-            base[1:] = _B_INV
-            self.inv = np.cumprod(base, dtype=_U64)
+            seq = np.full(cap, self.base, dtype=_U64)
+            seq[0] = 1
+            self.pow = np.cumprod(seq, dtype=_U64)
+            seq[1:] = self.inverse
+            self.inv = np.cumprod(seq, dtype=_U64)
 
 
-_POWERS = _PowerTable()
+_POWERS = PowerTable(_B, _B_INV)
 
 
 def _hash_spans(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -117,6 +117,16 @@ def _format_errors(err: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
+def override_error_message(exc: Exception, section: str) -> Optional[str]:
+    """``"invalid --set: <section>.<key>: <msg>; ..."`` for a pydantic validation error of one section (the
+    what-if commands), naming the keys and never echoing values; None when ``exc`` is not one."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return None
+    msgs = [f"{section}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors()]
+    return "invalid --set: " + "; ".join(msgs)
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """Parse ``a.b.c=value``; the value is read as YAML (so ``5``, ``true``, ``[en, de]`` are typed)."""
     if "=" not in item:
