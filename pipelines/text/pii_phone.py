@@ -19,6 +19,17 @@ skipped:
    of the default region's country code, shortest length of any region + 2)`` digits and letters cannot
    match with that default region, and it is not parsed.
 
+3. a candidate without ``+``, letters or the characters of an extension (``# ＃ ~ ～ , ;``) is parsed from
+   its digits ``d`` alone (no vanity letters to convert, no extension to strip). Unless the default region's
+   international prefix matches at the start of ``d`` (then the number may belong to any country), its
+   country code is the default region's, and the national significant number that ``is_valid_number``
+   checks is ``d`` after at most two steps: the country code stripped (only when ``d`` starts with it,
+   followed by a national prefix with the default region's metadata) and a national prefix stripped or
+   transformed by the metadata's rule (the default region's, or the country code's main region's after a
+   stripped country code); each step may also not happen. A valid number's length is one of the
+   possible lengths of a region of that country code, so when none of the few lengths these steps can
+   give is one, the candidate cannot match and is not parsed (:class:`RegionBounds`).
+
 Candidates holding ``;`` (RFC 3966 ``phone-context``, which can bring a ``+`` from elsewhere) always go
 the library's way. Presidio's result explanation (the region name) is not built: the stage reads spans
 and scores only. ``tests/unit/test_pii_fastpath.py`` checks that spans and scores equal Presidio's
@@ -26,6 +37,7 @@ recognizer's on generated, Faker national-format and adversarial texts.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Optional
 
@@ -37,11 +49,13 @@ from phonenumbers.phonenumberutil import (
     COUNTRY_CODES_FOR_NON_GEO_REGIONS,
     SUPPORTED_REGIONS,
     _extract_possible_number,
+    normalize_digits_only,
 )
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 _PLUS = ("+", "\uff0b")
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
 _REJECTED = object()  # a region-independent "no match" in the per-text cache
 
 
@@ -76,6 +90,99 @@ def min_candidate_chars(region: Optional[str]) -> int:
     return min(min(same_cc), glob + 2)
 
 
+#: Characters that start an extension in python-phonenumbers' parsing patterns, besides letters (explicit
+#: and ambiguous labels such as ``ext`` or ``x``): ``#``, ``~`` and their full-width forms, ``,`` (auto-dialling
+#: and comma extensions) and ``;`` (RFC 3966 and auto-dialling).
+_EXTENSION_CHARS = frozenset("#\uff03~\uff5e,;")
+
+
+class _NationalPrefix:
+    """python-phonenumbers' ``_maybe_strip_national_prefix_carrier_code`` for one region's metadata, as far
+    as the digits it leaves: the number with the prefix stripped (or transformed) when the library would
+    strip it. The library also keeps the number unstripped when the result is not viable; callers consider
+    both. ``known`` is False for metadata this mirror does not cover (a transform rule without groups)."""
+
+    def __init__(self, metadata):
+        pattern = metadata.national_prefix_for_parsing if metadata is not None else None
+        self.pattern = re.compile(pattern) if pattern else None
+        self.transform = metadata.national_prefix_transform_rule if metadata is not None else None
+        self.known = not (self.pattern is not None and self.transform and self.pattern.groups == 0)
+
+    def __call__(self, number: str) -> str:
+        if self.pattern is None or not number:
+            return number
+        m = self.pattern.match(number)
+        if m is None:
+            return number
+        if not self.transform or m.groups()[-1] is None:
+            return number[m.end():]
+        return self.pattern.sub(self.transform, number, count=1)
+
+
+class RegionBounds:
+    """Rule 3 of the module docstring for one default region: the lengths the national significant number
+    of a plain digit string can take when parsed with this region, and whether one of them is a length a
+    valid number of its country code can have.
+
+    Mirrors the two steps of ``parse`` that change the digits on the national path: stripping the default
+    country code (only when the digits start with it) followed by a national prefix with the region's
+    metadata, and the national prefix stripped after it (with the region's metadata when no country code
+    was stripped, with the country code's main region's when one was). Each strip may also not happen;
+    every combination is considered.
+    """
+
+    def __init__(self, region: str):
+        metadata = PhoneMetadata.metadata_for_region(region)
+        cc = metadata.country_code
+        self.cc = str(cc)
+        self.idd = re.compile(metadata.international_prefix) if metadata.international_prefix else None
+        same_cc = [PhoneMetadata.metadata_for_region(r) for r in phonenumbers.region_codes_for_country_code(cc)]
+        lengths = [m.general_desc.possible_length if m is not None else () for m in same_cc]
+        self._own = _NationalPrefix(metadata)
+        main_region = phonenumbers.region_code_for_country_code(cc)
+        self._main = self._own if main_region == region else _NationalPrefix(
+            PhoneMetadata.metadata_for_region(main_region))
+        #: possible lengths of a valid number of this country code; None: no pruning (a region without
+        #: listed lengths, no international prefix, or metadata the mirror does not cover)
+        self.lengths: Optional[frozenset] = None
+        if lengths and all(lengths) and self.idd is not None and self._own.known and self._main.known:
+            self.lengths = frozenset(n for x in lengths for n in x)
+
+    def may_match(self, digits: str) -> bool:
+        """False only when no number parsed from these digits with this default region can be valid."""
+        lengths = self.lengths
+        if lengths is None or self.idd.match(digits):
+            return True  # no bound, or an international prefix: any country's number may follow
+        if len(digits) in lengths or len(self._own(digits)) in lengths:
+            return True
+        if digits.startswith(self.cc):
+            rest = digits[len(self.cc):]
+            for national in (rest, self._own(rest)):
+                if len(national) in lengths or len(self._main(national)) in lengths:
+                    return True
+        return False
+
+
+@lru_cache(maxsize=None)
+def region_bounds(region: Optional[str]) -> Optional[RegionBounds]:
+    """:class:`RegionBounds` of a supported region, else None (no pruning)."""
+    if region is None or region not in SUPPORTED_REGIONS:
+        return None
+    return RegionBounds(region)
+
+
+def _candidate_info(candidate: str) -> tuple:
+    """Region-independent facts of a candidate: starts with ``+`` (after the library's extraction), digits
+    and letters counted, and its normalised digits when rule 3 applies (no letters, no extension chars)."""
+    plus = _extract_possible_number(candidate)[:1] in _PLUS
+    alnum = sum(1 for ch in candidate if ch.isdigit() or ch.isalpha())
+    plain = not plus and not any(ch.isalpha() or ch in _EXTENSION_CHARS for ch in candidate)
+    if not plain:
+        return plus, alnum, None
+    # ASCII text: its digits are already the normalised ones (the library's loop maps other scripts' digits).
+    return plus, alnum, _NOT_ASCII_DIGIT.sub("", candidate) if candidate.isascii() else normalize_digits_only(candidate)
+
+
 class _SharedMatcher(PhoneNumberMatcher):
     """``PhoneNumberMatcher`` whose region-independent steps read a cache shared by the regions of one text.
 
@@ -91,6 +198,7 @@ class _SharedMatcher(PhoneNumberMatcher):
         self._shared = shared
         self._strict = leniency >= Leniency.VALID
         self._min_chars = min_candidate_chars(region) if self._strict else 0
+        self._bounds = region_bounds(region) if self._strict else None
 
     def _next_candidate(self, index):
         key = ("scan", index)
@@ -174,8 +282,7 @@ class _SharedMatcher(PhoneNumberMatcher):
             return super()._parse_and_verify(candidate, offset)
         info = self._shared.get(candidate)
         if info is None:
-            plus = _extract_possible_number(candidate)[:1] in _PLUS
-            info = self._shared[candidate] = (plus, sum(1 for ch in candidate if ch.isdigit() or ch.isalpha()))
+            info = self._shared[candidate] = _candidate_info(candidate)
         if info[0]:
             key = ("plus", candidate, offset)
             known = self._shared.get(key)
@@ -184,6 +291,8 @@ class _SharedMatcher(PhoneNumberMatcher):
                 known = self._shared[key] = _REJECTED if found is None else found
             return None if known is _REJECTED else known
         if info[1] < self._min_chars:
+            return None
+        if info[2] is not None and self._bounds is not None and not self._bounds.may_match(info[2]):
             return None
         return super()._parse_and_verify(candidate, offset)
 

@@ -19,7 +19,12 @@ import random
 import pytest
 
 from pipelines.text.pii import PiiScrubber
-from pipelines.text.pii_phone import MultiRegionPhoneRecognizer, min_candidate_chars, shared_matching_ok
+from pipelines.text.pii_phone import (
+    MultiRegionPhoneRecognizer,
+    min_candidate_chars,
+    region_bounds,
+    shared_matching_ok,
+)
 from pipelines.text.pii_recognizers import LANGUAGE_PHONE_REGIONS, min_digit_chars
 from schemas.config.pii import PiiSection
 
@@ -132,6 +137,94 @@ def test_length_bound_is_below_every_valid_number():
             assert len(national) >= bound
             checked += 1
     assert checked > 300
+
+
+def _digit_strings(region: str, rng: random.Random, n: int) -> list[str]:
+    """Digit strings a region's parser treats in every way: with its country code, international and
+    national prefixes in front, example numbers of its country code with digits added or removed, and
+    random digits of 2 to 20 characters."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata, PhoneNumberType
+
+    md = PhoneMetadata.metadata_for_region(region)
+    cc = str(md.country_code)
+    heads = ["", "", "0", "00", "011", "1", cc, cc + "0", "0" + cc, "8", "9", "90"]
+    examples = []
+    for r in phonenumbers.region_codes_for_country_code(md.country_code):
+        for kind in (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE):
+            ex = phonenumbers.example_number_for_type(r, kind)
+            if ex is not None:
+                examples.append(phonenumbers.national_significant_number(ex))
+    out = []
+    for i in range(n):
+        if examples and i % 2:
+            body = rng.choice(examples)
+            cut = rng.randint(-2, 2)
+            body = body[: len(body) + cut] if cut < 0 else body + "".join(rng.choice("0123456789") for _ in range(cut))
+        else:
+            body = "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 20)))
+        out.append(rng.choice(heads) + body)
+    return out
+
+
+def test_region_bounds_never_reject_a_valid_number():
+    """Rule 3 of pii_phone: a digit string the bounds reject for a default region never parses, with that
+    region, to a valid number (python-phonenumbers' own parse and is_valid_number), in every supported
+    region; and the bounds reject a good share, so that the rule is really in use."""
+    import phonenumbers
+
+    rng = random.Random(17)
+    rejected = valid = checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        bounds = region_bounds(region)
+        if bounds is None:
+            continue
+        for digits in _digit_strings(region, rng, 60):
+            try:
+                ok = phonenumbers.is_valid_number(phonenumbers.parse(digits, region, keep_raw_input=True))
+            except phonenumbers.NumberParseException:
+                ok = False
+            checked += 1
+            valid += ok
+            if not bounds.may_match(digits):
+                rejected += 1
+                assert not ok, (region, len(digits))  # lengths only: never the digits
+    assert checked > 10_000 and valid > 1_000
+    assert rejected > checked // 5
+
+
+def test_region_bounds_cut_parsing_with_the_same_spans():
+    """The bounds save parses (counted) on presidio-evaluator texts and change no span."""
+    from phonenumbers.phonenumbermatcher import PhoneNumberMatcher
+
+    from benchmarks.pii_corpora import presidio_evaluator_set
+    from pipelines.text import pii_phone
+
+    texts = [d.text for d in presidio_evaluator_set(300, 9)]
+    calls = {"n": 0}
+    original = PhoneNumberMatcher._parse_and_verify
+
+    def counting(self, candidate, offset):
+        calls["n"] += 1
+        return original(self, candidate, offset)
+
+    def spans():
+        calls["n"] = 0
+        out = [[(r.start, r.end, r.score) for r in MultiRegionPhoneRecognizer._results(
+            t, DEFAULT_REGIONS, 1, "PHONE_NUMBER", 0.4)] for t in texts]
+        return out, calls["n"]
+
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(PhoneNumberMatcher, "_parse_and_verify", counting)
+        with_bounds, parses = spans()
+        mp.setattr(pii_phone, "region_bounds", lambda region: None)
+        without, parses_without = spans()
+    finally:
+        mp.undo()
+    assert with_bounds == without
+    assert sum(map(len, with_bounds)) > 10
+    assert parses < 0.8 * parses_without
 
 
 def test_min_digit_chars_never_overclaims():
