@@ -174,6 +174,8 @@ class PiiScrubber:
             self.pattern_entities, section.phone_regions, use_prefilters,
             phone_regions_from_language=section.phone_regions_from_language,
         )
+        #: The score thresholds of finalize, as floors for the pattern searches (PatternDetector.detect).
+        self._floors = {e: section.threshold_for(e) for e in self.pattern_entities}
         self.nlp = None
         if self.ner_entities:
             if nlp is None:
@@ -203,18 +205,24 @@ class PiiScrubber:
         texts: Sequence[str],
         langs: Optional[Sequence[Optional[str]]] = None,
         ner: bool = True,
+        prune_below_threshold: bool = False,
     ) -> list[object]:
         """Every raw detection per text (pattern recognizers and NER, context-enhanced, *before* score
         thresholds, duplicate removal and allow-list), or the exception that made detection fail.
 
         ``ner=False`` runs the pattern recognizers only (fields other than the text, diagnostics).
+        ``prune_below_threshold=True`` (what :meth:`detect_batch` uses) skips the pattern searches whose
+        hits could never reach their entity's score threshold (``PatternDetector.detect``'s ``floors``):
+        some hits that :meth:`finalize` would drop are then missing, and the final detections are the same.
+        The default returns them all, for diagnostics (the parity harness's "score threshold").
         """
         langs = list(langs) if langs is not None else [None] * len(texts)
+        floors = self._floors if prune_below_threshold else None
         raw: list[object] = []
         for text, lang in zip(texts, langs):
             deadline = time.monotonic() + _deadline_seconds(self.section, len(text))
             try:
-                raw.append(self.patterns.detect(text, deadline, lang))
+                raw.append(self.patterns.detect(text, deadline, lang, floors=floors))
             except BudgetExceeded as exc:
                 raw.append(exc)
             except Exception as exc:  # one document's failure never kills the batch
@@ -293,7 +301,7 @@ class PiiScrubber:
         """Final detections per text: a list of ``RecognizerResult`` (thresholded, deduplicated,
         allow-listed), or the exception that made detection fail on that text."""
         out: list[object] = []
-        for text, hits in zip(texts, self.raw_hits_batch(texts, langs, ner=ner)):
+        for text, hits in zip(texts, self.raw_hits_batch(texts, langs, ner=ner, prune_below_threshold=True)):
             if not isinstance(hits, list):
                 out.append(hits)
                 continue
