@@ -26,9 +26,10 @@ skipped:
    checks is ``d`` after at most two steps: the country code stripped (only when ``d`` starts with it,
    followed by a national prefix with the default region's metadata) and a national prefix stripped or
    transformed by the metadata's rule (the default region's, or the country code's main region's after a
-   stripped country code); each step may also not happen. A valid number's length is one of the
-   possible lengths of a region of that country code, so when none of the few lengths these steps can
-   give is one, the candidate cannot match and is not parsed (:class:`RegionBounds`).
+   stripped country code); each step may also not happen. A valid number has one of the possible lengths
+   of a region of that country code and matches that region's general pattern (``is_valid_number`` checks
+   both first, ``_is_number_matching_desc``), so when none of the few numbers these steps can give has
+   both, the candidate cannot match and is not parsed (:class:`RegionBounds`).
 
 Candidates holding ``;`` (RFC 3966 ``phone-context``, which can bring a ``+`` from elsewhere) always go
 the library's way. Presidio's result explanation (the region name) is not built: the stage reads spans
@@ -49,6 +50,7 @@ from phonenumbers.phonenumberutil import (
     COUNTRY_CODES_FOR_NON_GEO_REGIONS,
     SUPPORTED_REGIONS,
     _extract_possible_number,
+    _is_number_matching_desc,
     normalize_digits_only,
 )
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -147,20 +149,25 @@ class RegionBounds:
         self.lengths: Optional[frozenset] = None
         if lengths and all(lengths) and self.idd is not None and self._own.known and self._main.known:
             self.lengths = frozenset(n for x in lengths for n in x)
+        #: the general descriptions of the country code's regions: a valid number matches the one of its region
+        self._descs = [m.general_desc for m in same_cc if m is not None]
+
+    def _valid_shape(self, national: str) -> bool:
+        """Whether ``national`` has a length and the general pattern of some region of the country code
+        (what ``is_valid_number`` checks first, with the library's own ``_is_number_matching_desc``)."""
+        return len(national) in self.lengths and any(_is_number_matching_desc(national, d) for d in self._descs)
 
     def may_match(self, digits: str) -> bool:
         """False only when no number parsed from these digits with this default region can be valid."""
-        lengths = self.lengths
-        if lengths is None or self.idd.match(digits):
+        if self.lengths is None or self.idd.match(digits):
             return True  # no bound, or an international prefix: any country's number may follow
-        if len(digits) in lengths or len(self._own(digits)) in lengths:
-            return True
+        nationals = {digits, self._own(digits)}
         if digits.startswith(self.cc):
             rest = digits[len(self.cc):]
             for national in (rest, self._own(rest)):
-                if len(national) in lengths or len(self._main(national)) in lengths:
-                    return True
-        return False
+                nationals.add(national)
+                nationals.add(self._main(national))
+        return any(self._valid_shape(n) for n in nationals)
 
 
 @lru_cache(maxsize=None)
