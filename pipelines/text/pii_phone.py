@@ -31,6 +31,11 @@ skipped:
    both first, ``_is_number_matching_desc``), so when none of the few numbers these steps can give has
    both, the candidate cannot match and is not parsed (:class:`RegionBounds`).
 
+4. the strings a region's matcher parses when nothing matches do not depend on the region (the scan, the
+   date checks and the inner groups read the text only), and the retry budget only stops that walk
+   earlier; so a region for which none of them passes rules 1 to 3 finds nothing, and its walk is skipped
+   (:meth:`_SharedMatcher.may_find`).
+
 Candidates holding ``;`` (RFC 3966 ``phone-context``, which can bring a ``+`` from elsewhere) always go
 the library's way. Presidio's result explanation (the region name) is not built: the stage reads spans
 and scores only. ``tests/unit/test_pii_fastpath.py`` checks that spans and scores equal Presidio's
@@ -235,7 +240,8 @@ class _SharedMatcher(PhoneNumberMatcher):
             found = self._next_candidate(start + candidate_len)
         return None
 
-    def _extract_match(self, candidate, offset):
+    def _skip(self, candidate, offset) -> bool:
+        """The library's date and time-stamp checks of ``_extract_match`` (no match when true)."""
         key = ("skip", candidate, offset)
         skip = self._shared.get(key)
         if skip is None:
@@ -244,7 +250,10 @@ class _SharedMatcher(PhoneNumberMatcher):
                 and _m._TIME_STAMPS_SUFFIX.match(self.text[offset + len(candidate) :])
             )
             self._shared[key] = skip
-        if skip:
+        return skip
+
+    def _extract_match(self, candidate, offset):
+        if self._skip(candidate, offset):
             return None
         match = self._parse_and_verify(candidate, offset)
         if match is not None:
@@ -284,12 +293,56 @@ class _SharedMatcher(PhoneNumberMatcher):
                 self._max_tries -= 1
         return None
 
-    def _parse_and_verify(self, candidate, offset):
-        if not self._strict or ";" in candidate:
-            return super()._parse_and_verify(candidate, offset)
+    def attempts(self) -> list:
+        """Every string the matcher would parse if no candidate matched: the candidates of the scan (past
+        the date and time-stamp checks) and their inner groups, in order. Region-independent (shared)."""
+        walk = self._shared.get(("walk",))
+        if walk is None:
+            walk = []
+            found = self._next_candidate(0)
+            while found is not None:
+                start, candidate = found
+                if len(candidate) >= self._min_candidate_length and not self._skip(candidate, start):
+                    walk.append(candidate)
+                    walk.extend(group for unit in self._inner_units(candidate, start) for group, _ in unit)
+                found = self._next_candidate(start + len(candidate))
+            self._shared[("walk",)] = walk
+        return walk
+
+    def may_find(self) -> bool:
+        """False when no string of :meth:`attempts` can match with this region by the rules of the module
+        docstring (then the region finds nothing: the retry budget only ever stops a walk earlier)."""
+        if not self._strict:
+            return True
+        for candidate in self.attempts():
+            if ";" in candidate:
+                return True
+            info = self._info(candidate)
+            if info[0]:
+                return True  # a number with '+': its region-independent outcome is parsed (once) in the walk
+            if info[1] < self._min_chars:
+                continue
+            if info[2] is None or self._bounds is None or self._bounds_allow(info[2]):
+                return True
+        return False
+
+    def _info(self, candidate) -> tuple:
         info = self._shared.get(candidate)
         if info is None:
             info = self._shared[candidate] = _candidate_info(candidate)
+        return info
+
+    def _bounds_allow(self, digits: str) -> bool:
+        key = ("bounds", self.preferred_region, digits)
+        ok = self._shared.get(key)
+        if ok is None:
+            ok = self._shared[key] = self._bounds.may_match(digits)
+        return ok
+
+    def _parse_and_verify(self, candidate, offset):
+        if not self._strict or ";" in candidate:
+            return super()._parse_and_verify(candidate, offset)
+        info = self._info(candidate)
         if info[0]:
             key = ("plus", candidate, offset)
             known = self._shared.get(key)
@@ -299,7 +352,7 @@ class _SharedMatcher(PhoneNumberMatcher):
             return None if known is _REJECTED else known
         if info[1] < self._min_chars:
             return None
-        if info[2] is not None and self._bounds is not None and not self._bounds.may_match(info[2]):
+        if info[2] is not None and self._bounds is not None and not self._bounds_allow(info[2]):
             return None
         return super()._parse_and_verify(candidate, offset)
 
@@ -339,7 +392,10 @@ class MultiRegionPhoneRecognizer(PhoneRecognizer):
         shared: dict = {}
         results = []
         for region in regions:
-            for match in _SharedMatcher(text, region, leniency, shared):
+            matcher = _SharedMatcher(text, region, leniency, shared)
+            if not matcher.may_find():
+                continue  # nothing this region could parse: skip its walk
+            for match in matcher:
                 results.append(RecognizerResult(entity_type=entity, start=match.start, end=match.end, score=score))
         return EntityRecognizer.remove_duplicates(results)
 

@@ -159,6 +159,9 @@ PREFILTERS: dict[str, Prefilter] = {
     "US_SSN": Prefilter("runs", r"\d[\d \-.]{7,}\d", min_digits=9),
     # IBAN: two letters and two digits, then at most 7 groups of 4 (with separators) and a short tail.
     "IBAN_CODE": Prefilter("windows", r"[^\W\d_]{2}\d{2}", before=1, after=64),
+    # MAC addresses have no whitespace in them and start with two hex digits and a ':' or '-' that repeat,
+    # or with four hex digits and a '.' (Cisco form).
+    "MAC_ADDRESS": Prefilter("nonspace", r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\."),
     # Phone numbers: runs of digits and python-phonenumbers' valid punctuation (``_VALID_PUNCTUATION``), where
     # a number's national digits lie; a valid number has at least 4 of them (the shortest length any
     # region's metadata lists, pii_phone._global_min_length); context for leading '+', '(' and extensions.
@@ -232,6 +235,18 @@ def _compiled(pattern: str, flags: int = 0):
 
 
 _DIGIT = regex.compile(r"\d")
+
+
+def _count_up_to(rx, text: str, cap: int) -> int:
+    """Matches of ``rx`` in ``text``, counted up to ``cap`` (stops there)."""
+    n = 0
+    if cap <= 0:
+        return 0
+    for _ in rx.finditer(text):
+        n += 1
+        if n >= cap:
+            break
+    return n
 _MAX_SCORE, _MIN_SCORE = 1.0, 0.0  # presidio_analyzer.EntityRecognizer.MAX_SCORE, MIN_SCORE
 
 
@@ -388,8 +403,9 @@ class PatternDetector:
         # where its class overrides Presidio's no-op ones.
         self._patterns: dict[str, list] = {}
         self._checks: dict[str, tuple] = {}
-        #: Recognizers without a pre-filter whose every pattern needs a digit: skipped on texts without one.
-        self._needs_digit: set[str] = set()
+        #: Entity -> the fewest digits a text needs for a match of the recognizer (its patterns' and its
+        #: pre-filter's, read from their parse trees: min_digit_chars): skipped on texts with fewer.
+        self._min_digits: dict[str, int] = {}
         #: Recognizers with several patterns: one search for any of them first (see _alternation_gate).
         self._gates: dict[str, object] = {}
         for entity, rec in self.recognizers.items():
@@ -401,14 +417,25 @@ class PatternDetector:
                 rec.validate_result if cls.validate_result is not PatternRecognizer.validate_result else None,
                 rec.invalidate_result if cls.invalidate_result is not PatternRecognizer.invalidate_result else None,
             )
-            if rec.patterns and all(min_digit_chars(p.regex) >= 1 for p in rec.patterns):
-                self._needs_digit.add(entity)
+            if rec.patterns:
+                self._min_digits[entity] = min(min_digit_chars(p.regex) for p in rec.patterns)
             gate = _alternation_gate([p.regex for p in rec.patterns], self._flags[entity])
             if gate is not None:
                 self._gates[entity] = gate
         #: (entity, floor) -> the patterns to search on a text without / with one of the recognizer's
         #: context words, and those words (see :meth:`_floor_plan`); None when no pattern can be skipped.
         self._floor_plans: dict[tuple[str, float], Optional[tuple[PatternPlan, PatternPlan, Optional[tuple]]]] = {}
+        for entity, pf in self.prefilters.items():
+            if entity in self.recognizers:
+                need = max(pf.min_digits, min_digit_chars(pf.pattern))
+                self._min_digits[entity] = max(self._min_digits.get(entity, 0), need)
+        self._digit_cap = max(self._min_digits.values(), default=0)
+        #: Per recognizer, what detect() reads for every text: (entity, recognizer, pre-filter, fewest
+        #: digits needed); with pre-filters off, no pre-filter and no digit need.
+        self._plan = [
+            (e, r, self.prefilters.get(e), self._min_digits.get(e, 0)) if use_prefilters else (e, r, None, 0)
+            for e, r in self.recognizers.items()
+        ]
         #: Entity -> pattern searches skipped by score floors (patterns x documents), for tests and profiles.
         self.skipped_patterns: Counter = Counter()
         # Compile every pattern and load phone metadata now, so that the first document's time budget is
@@ -514,9 +541,15 @@ class PatternDetector:
         floors of 0, every pattern runs (the raw hits the parity harness diagnoses).
         """
         hits: list[Hit] = []
-        has_digit: Optional[bool] = None
+        digits = -1  # digits in the text, counted up to self._digit_cap when first needed
         lowered: Optional[str] = None
-        for entity, rec in self.recognizers.items():
+        runners = self._runner
+        for entity, rec, pf, need in self._plan:
+            if need:
+                if digits < 0:
+                    digits = _count_up_to(_DIGIT, text, self._digit_cap)
+                if digits < need:
+                    continue  # every match of this recognizer holds more digits than the text has
             plan: Optional[PatternPlan] = None
             if floors is not None and entity in self._patterns:
                 floor = floors.get(entity)
@@ -538,14 +571,8 @@ class PatternDetector:
                         continue  # no hit of this recognizer could reach its threshold
             if entity == "PHONE_NUMBER":
                 rec = self._phone_recognizer(lang)
-            pf = self.prefilters.get(entity) if self.use_prefilters else None
-            run = self._runner[entity]
+            run = runners[entity]
             if pf is None:
-                if self.use_prefilters and entity in self._needs_digit:
-                    if has_digit is None:
-                        has_digit = _DIGIT.search(text) is not None
-                    if not has_digit:
-                        continue  # every pattern of this recognizer needs a digit: no match possible
                 hits.extend(run(entity, rec, text, 0, deadline, plan))
                 continue
             for start, end in regions(text, pf):

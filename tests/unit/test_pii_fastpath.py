@@ -214,15 +214,28 @@ def test_region_bounds_cut_parsing_with_the_same_spans():
             t, DEFAULT_REGIONS, 1, "PHONE_NUMBER", 0.4)] for t in texts]
         return out, calls["n"]
 
+    skipped = {"n": 0}
+    may_find = pii_phone._SharedMatcher.may_find
+
+    def counting_may_find(self):
+        ok = may_find(self)
+        skipped["n"] += not ok
+        return ok
+
     mp = pytest.MonkeyPatch()
     try:
         mp.setattr(PhoneNumberMatcher, "_parse_and_verify", counting)
+        mp.setattr(pii_phone._SharedMatcher, "may_find", counting_may_find)
         with_bounds, parses = spans()
+        assert skipped["n"] > len(texts)  # rule 4: whole region walks skipped
+        mp.setattr(pii_phone._SharedMatcher, "may_find", lambda self: True)
+        no_region_skips, parses_walking = spans()
         mp.setattr(pii_phone, "region_bounds", lambda region: None)
         without, parses_without = spans()
     finally:
         mp.undo()
-    assert with_bounds == without
+    assert with_bounds == no_region_skips == without
+    assert parses == parses_walking  # skipped walks would not have parsed anything
     assert sum(map(len, with_bounds)) > 10
     assert parses < 0.8 * parses_without
 
@@ -240,24 +253,35 @@ def test_min_digit_chars_never_overclaims():
     assert min_digit_chars(r"(unbalanced") == 0
 
 
-def test_digit_gated_recognizers_find_nothing_without_digits():
-    """Vanilla recognizers the gate skips on digit-free texts really find nothing there."""
+def test_digit_gated_recognizers_find_nothing_in_texts_with_fewer_digits():
+    """Vanilla recognizers the digit gate skips on texts with fewer digits than they need really find
+    nothing there (the gate reads each recognizer's need from its patterns' and pre-filter's parse trees)."""
+    import regex
+
     from benchmarks.pii_corpora import presidio_evaluator_set
 
     section = PiiSection(enabled=True, ner=False, entities=["presidio_default"], score_threshold=0.0)
     scrubber = PiiScrubber(section, use_prefilters=False)
     det = scrubber.patterns
-    gated = {e: det.recognizers[e] for e in PiiScrubber(section).patterns._needs_digit}
-    assert {"DATE_TIME", "US_BANK_NUMBER", "US_DRIVER_LICENSE"} <= set(gated)
-    assert "UUID" not in gated and "MAC_ADDRESS" not in gated  # hex: may be letters only
-    import regex
-
-    texts = [d.text for d in presidio_evaluator_set(400, 9) if not regex.search(r"\d", d.text)]
+    need = {e: n for e, n in PiiScrubber(section).patterns._min_digits.items() if n >= 1}
+    assert {"DATE_TIME", "US_BANK_NUMBER", "US_DRIVER_LICENSE", "PHONE_NUMBER"} <= set(need)
+    assert need["CREDIT_CARD"] == 13 and need["US_SSN"] == 9 and need["MEDICAL_LICENSE"] == 7
+    assert "UUID" not in need and "MAC_ADDRESS" not in need  # hex: may be letters only
+    texts = [d.text for d in presidio_evaluator_set(600, 9)]
     texts += ["Ab cdefgh ijklmn OPQRST uvwxyz, AB-CD-EF, abcdef-ghij-klmn, DE AB CD EF, Z ab", "é ß ø"]
-    assert len(texts) > 100
+    # near misses: one digit short of each recognizer's need, in the shapes its patterns look for
+    for n in sorted(set(need.values())):
+        digits = "".join(str((7 * i + 3) % 10) for i in range(n - 1))
+        texts += [f"no. {digits} ok", f"A{digits}", f"{digits[:2]}/{digits[2:4]}/{digits[4:]}",
+                  f"{digits[:3]}-{digits[3:5]}-{digits[5:]}", f"DE{digits}", f"card {digits} x"]
+    checked = 0
     for text in texts:
-        for entity, rec in gated.items():
-            assert rec.analyze(text, [entity], None) == [], entity
+        have = len(regex.findall(r"\d", text))
+        for entity, n in need.items():
+            if have < n:
+                assert det.recognizers[entity].analyze(text, [entity], None) == [], entity
+                checked += 1
+    assert checked > 3000
 
 
 def test_fast_pattern_path_equals_whole_text_presidio_on_generated_texts():
@@ -424,3 +448,27 @@ def test_process_tree_cpu_counts_children(tmp_path):
     files = sorted((tmp_path / "in").glob("*.parquet"))
     assert len(files) == 4
     assert [t for f in files for t in pq.read_table(f).column("text").to_pylist()] == texts
+
+
+def test_mac_address_prefilter_keeps_every_match():
+    """The MAC_ADDRESS pre-filter (non-space regions around 'hh:hh:', 'hh-hh-' or 'hhhh.hhhh.') gives the
+    whole-text recognizer's hits on every form, separator, case and neighbour."""
+    import time
+
+    from pipelines.text.pii_recognizers import PatternDetector
+
+    macs = ["aa:bb:cc:dd:ee:ff", "AA-BB-CC-DD-EE-FF", "0a1b.2c3d.4e5f", "00:1A:2b:3C:4d:5E", "aa:bb-cc:dd:ee:ff",
+            "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:ff:00", "0A1B.2C3D.4E5F.6789", "gg:hh:ii:jj:kk:ll", "aabb.ccdd"]
+    around = ["{}", "mac {} here", "({})", "x{}y", "{},", "\n{}\n", "{}.", "id={}&", "\u00e9{}\u00e9", "1{}2"]
+    texts = [a.format(m) for m in macs for a in around]
+    texts += ["aa:bb:cc:dd:ee:ff aa:bb:cc:dd:ee:ff 11-22-33-44-55-66", "no address here", ""]
+    fast = PatternDetector(["MAC_ADDRESS"])
+    whole = PatternDetector(["MAC_ADDRESS"], use_prefilters=False)
+    deadline = time.monotonic() + 600
+    found = 0
+    for text in texts:
+        a = sorted((h.start, h.end, h.score) for h in fast.detect(text, deadline))
+        b = sorted((h.start, h.end, h.score) for h in whole.detect(text, deadline))
+        assert a == b
+        found += len(a)
+    assert found > 30
