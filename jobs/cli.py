@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "jobs.cmd_takedown",
     "jobs.cmd_hash_text",
     "jobs.cmd_pack_env",
+    "jobs.cmd_jvm_archive",
 ]
 
 
