@@ -109,7 +109,9 @@ def archive_option() -> Optional[str]:
     path = archive_path()
     if path is None or not path.is_file() or path.stat().st_size == 0:
         return None
-    return f"-XX:SharedArchiveFile={path}"
+    # Spark's launcher splits extraJavaOptions at whitespace outside double quotes.
+    quoted = f'"{path}"' if any(ch.isspace() for ch in str(path)) else str(path)
+    return f"-XX:SharedArchiveFile={quoted}"
 
 
 def build_archive(force: bool = False, timeout_s: int = BUILD_TIMEOUT_S) -> Path:

@@ -149,7 +149,11 @@ def test_exact_dedup_without_duplicates_needs_no_join(spark, tmp_path):
 
 
 def test_test_session_runs_with_the_quick_jit(spark):
+    from pipelines.jvm_archive import archive_option
     from pipelines.runtime import QUICK_JIT_OPTION
 
     args = list(spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
     assert QUICK_JIT_OPTION in args
+    archive = archive_option()  # built by `make test` (pipelines/jvm_archive.py): the session maps it
+    if archive is not None:
+        assert archive in args
