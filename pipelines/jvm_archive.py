@@ -89,7 +89,6 @@ def fingerprint() -> Optional[str]:
     for path in [java] + sorted(jars.glob("*.jar")):
         st = path.stat()
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    h.update(f"python {sys.version_info[:2]}".encode())
     return h.hexdigest()[:20]
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+
 from pipelines.runtime import QUICK_JIT_OPTION, build_spark_session
 
 
 def archive_run(archive: str, workdir: str) -> None:
     """The child of :func:`build_archive`: an embedded Spark that dumps its classes at exit, after a job
     through Parquet, Arrow batches to a Python worker and a shuffle."""
-    import pyarrow as pa  # deferred: child process only
-
     spark = build_spark_session(
         app_name="corpusforge-jvm-archive", master="local[2]", driver_memory="1g", shuffle_partitions=2,
         ui=False,

@@ -76,8 +76,8 @@ def test_built_archive_is_mapped_by_the_jvm_and_added_to_embedded_sessions():
     """The machine's archive (built here if `make` has not built it): a JVM started with ``-Xshare:on`` and
     it runs a job (HotSpot refuses to start with -Xshare:on when it cannot map the archive), and
     build_spark_session gives an embedded driver the option."""
-    if jvm_archive.java_executable() is None:
-        pytest.skip("no java")
+    assert jvm_archive.java_executable() is not None, (
+        "Java 17+ is required (apt-get install -y openjdk-17-jre-headless); scripts/check_java.sh says so too")
     path = jvm_archive.build_archive()
     assert path.stat().st_size > 10_000_000  # thousands of Spark classes, not an empty shell
     code = (
